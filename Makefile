@@ -1,0 +1,51 @@
+# gamepipe: `make help` lists the targets. `make demo` and `make test` each do all
+# their own set-up (virtual env, Debian packages, Maven fetch, services).
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+GAMEPIPE := $(VENV)/bin/gamepipe
+PYTEST := $(VENV)/bin/pytest
+
+help: ## Show this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (gamepipe needs Python 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --progress-bar on -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed ## Create the virtual env with pinned dependencies
+
+setup: venv ## Install Debian packages, fetch JVM artifacts into var/ (once)
+	$(GAMEPIPE) setup
+
+up: setup ## Start the local stack
+	$(GAMEPIPE) up
+
+down: ## Stop the local stack
+	@[ -x $(GAMEPIPE) ] && $(GAMEPIPE) down || true
+
+status: venv ## Show the stack's services
+	$(GAMEPIPE) status
+
+demo: setup ## Run the whole pipeline on the seed's scenario and print the results
+	$(GAMEPIPE) demo
+
+test: setup ## Run every test against real services (starts and stops the stack)
+	$(PYTEST)
+
+unit: venv ## Run the unit tests only (no services)
+	$(PYTEST) tests/unit
+
+lint: venv ## ruff and mypy --strict
+	$(VENV)/bin/ruff check src tests $(wildcard bench)
+	$(VENV)/bin/ruff format --check src tests $(wildcard bench)
+	$(VENV)/bin/mypy src
+
+clean: down ## Stop the stack and delete var/ (data, logs, downloaded jars)
+	rm -rf var
+
+.PHONY: help venv setup up down status demo test unit lint clean

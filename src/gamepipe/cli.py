@@ -1,0 +1,198 @@
+"""The `gamepipe` command: one entry point for people, the Makefile and CI.
+
+Heavy imports (pyspark, trino, confluent_kafka) happen inside the commands that need
+them, so `gamepipe --help` is instant. Errors are printed as one clear message with
+what to do next, and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gamepipe.config import Settings, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+# Wide when piped (CI logs, `make demo | tee`): tables must not wrap into noise.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _say(line: str) -> None:
+    console.print(line, markup=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _guard(fn: Callable[[], Any]) -> Any:
+    """Run `fn`, turning our known errors into a message and an exit code."""
+    from gamepipe.demo import LandingTimeout
+    from gamepipe.load import LoadError
+    from gamepipe.query import QueryError
+    from gamepipe.stack.base import StackError
+
+    try:
+        return fn()
+    except (StackError, QueryError, LoadError, LandingTimeout) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def setup() -> None:
+    """Install what the stack needs: Debian packages, JVM artifacts (Maven)."""
+    from gamepipe.stack.setup import setup as do_setup
+
+    _guard(lambda: do_setup(_settings(), _say))
+    _say("setup done")
+
+
+@app.command()
+def up() -> None:
+    """Start the local stack (postgres, kafka, trino, stream, api) and wait until healthy."""
+    from gamepipe.stack.manager import up as do_up
+
+    started = time.monotonic()
+    _say("starting the stack")
+    _guard(lambda: do_up(_settings(), _say))
+    _say(f"stack up in {time.monotonic() - started:.0f}s")
+
+
+@app.command()
+def down() -> None:
+    """Stop every process of the stack."""
+    from gamepipe.stack.manager import down as do_down
+
+    _guard(lambda: do_down(_settings(), _say))
+
+
+@app.command()
+def status() -> None:
+    """Show each service: pid, health, address, log."""
+    from gamepipe.stack.apps import Stream
+    from gamepipe.stack.manager import status as do_status
+
+    settings = _settings()
+    table = Table("service", "pid", "state", "where", "log")
+    for s in do_status(settings):
+        state = "[green]healthy[/]" if s.healthy else ("[yellow]starting/unhealthy[/]" if s.pid else "[red]down[/]")
+        table.add_row(s.name, str(s.pid or "-"), state, s.where, s.log)
+    console.print(table)
+    stream_status = Stream(settings).status()
+    if stream_status:
+        tables = Table("table", "batch", "last trigger", "rows/s")
+        for name, t in stream_status.get("tables", {}).items():
+            tables.add_row(name, str(t.get("batch")), str(t.get("last_trigger")), f"{t.get('rows_per_s') or 0:.0f}")
+        console.print(tables)
+
+
+@app.command()
+def logs(
+    service: Annotated[str, typer.Argument(help="postgres, kafka, trino, stream or api")],
+    lines: Annotated[int, typer.Option("-n", help="lines to show")] = 50,
+    follow: Annotated[bool, typer.Option("-f", help="keep following")] = False,
+) -> None:
+    """Show a service's log."""
+    from gamepipe.stack.manager import service as find
+
+    try:
+        svc = find(_settings(), service)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+        return
+    if not svc.log_path.exists():
+        _fail(f"{svc.log_path} does not exist yet: {service} was never started")
+    argv = ["tail", "-n", str(lines), *(["-F"] if follow else []), str(svc.log_path)]
+    raise typer.Exit(subprocess.call(argv))
+
+
+def print_result(sql: str, result: Any) -> None:
+    console.print(f"[bold]{sql}[/]", soft_wrap=True)
+    table = Table(*result.columns)
+    for row in result.rows:
+        table.add_row(*("NULL" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+@app.command()
+def query(sql: Annotated[str, typer.Argument(help="SQL, or @name for queries/<name>.sql")]) -> None:
+    """Run SQL on Trino (catalog hive, schema default: the seed's Presto session)."""
+    from gamepipe import query as q
+
+    settings = _settings()
+    text = q.named(settings, sql[1:]) if sql.startswith("@") else sql
+    result = _guard(lambda: q.run(settings, text))
+    print_result(text.strip(), result)
+
+
+@app.command()
+def load(
+    scenario: Annotated[str, typer.Option(help="traffic to send: seed")] = "seed",
+) -> None:
+    """Send game traffic to the API with Apache Bench."""
+    from gamepipe import load as ld
+
+    if scenario != "seed":
+        _fail(f"unknown scenario {scenario!r}; available: seed")
+    runs = _guard(lambda: ld.run_seed(_settings(), _say))
+    _print_load_summary(runs)
+
+
+def _print_load_summary(runs: Any) -> None:
+    sent = sum(r.requests for r in runs)
+    ok = sum(r.stats.ok for r in runs)
+    _say(f"sent {sent} requests: {ok} answered 2xx, {sent - ok} not")
+
+
+@app.command()
+def demo() -> None:
+    """Start the stack, run the seed scenario, wait until it landed, run the seed's queries."""
+    from gamepipe import demo as dm
+    from gamepipe import query as q
+    from gamepipe.stack.manager import up as do_up
+
+    settings = _settings()
+    started = time.monotonic()
+    _say("1/4 starting the stack")
+    _guard(lambda: do_up(settings, _say))
+    _say("2/4 sending the seed's traffic with ab (generate_data.sh, once through)")
+    t0 = time.monotonic()
+    runs, landings = _guard(lambda: dm.run_seed_scenario(settings, _say))
+    landed_after = time.monotonic() - t0
+    _say("3/4 the seed's Presto queries, through Trino")
+    for sql in q.SEED_QUERIES:
+        print_result(sql, _guard(functools.partial(q.run, settings, sql)))
+    _say("4/4 summary")
+    summary = Table("", "value")
+    sent = sum(r.requests for r in runs)
+    accepted = sum(r.stats.ok for r in runs)
+    summary.add_row("requests sent (ab)", str(sent))
+    summary.add_row("accepted (2xx)", str(accepted))
+    summary.add_row("rejected / failed", str(sent - accepted))
+    for x in landings:
+        summary.add_row(f"landed in {x.table}", f"{x.landed} (expected {x.expected})")
+    summary.add_row("traffic -> landed", f"{landed_after:.1f}s")
+    summary.add_row("elapsed", f"{time.monotonic() - started:.0f}s")
+    console.print(summary)
+    if any(x.landed != x.expected for x in landings):
+        _fail("landed counts differ from what ab got answered (see above)")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

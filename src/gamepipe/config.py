@@ -1,0 +1,161 @@
+"""Settings: one frozen, typed object, loaded once and passed down.
+
+Resolution order (first wins): environment (`GAMEPIPE_` prefix, `__` for nesting,
+e.g. `GAMEPIPE_KAFKA__BOOTSTRAP=10.0.0.5:9092`), then `gamepipe.toml` in the working
+directory (or the file named by `GAMEPIPE_CONFIG`), then the defaults below.
+
+Every address, port, path and heap size of the local stack is here, so the same code
+runs against a cluster by configuration alone (see deploy/).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _checkout_root() -> Path:
+    """The directory holding pyproject.toml (an editable install), else the cwd."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").exists() and (parent / "src" / "gamepipe").is_dir():
+            return parent
+    return Path.cwd()
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    bootstrap: str = "127.0.0.1:9092"
+    controller_port: int = 9093
+    topic: str = "events"
+    partitions: int = 2
+    heap: str = "768m"
+
+
+class CatalogSettings(_Section):
+    """The Iceberg catalog shared by Spark (writer), Trino and PyIceberg (readers)."""
+
+    type: str = "jdbc"
+    name: str = "gamepipe"
+    namespace: str = "default"
+    # PostgreSQL started by the stack; data and password file live under var/.
+    host: str = "127.0.0.1"
+    port: int = 15432
+    database: str = "gamepipe"
+    user: str = "gamepipe"
+    # None: read var/postgres/password, generated at first start (never in the repo).
+    password: str | None = None
+    # None: file://<var>/warehouse. Any Hadoop URI works (hdfs://, s3a://).
+    warehouse: str | None = None
+
+
+class TrinoSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    heap: str = "1536m"
+    # The seed's Presto session: --catalog hive --schema default.
+    catalog: str = "hive"
+    schema_: str = Field(default="default", alias="schema")
+    java_home: str = "/usr/lib/jvm/temurin-25-jdk-amd64"
+
+
+class ApiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 2
+    # Bound on how long a request waits for the broker's ack before answering 503.
+    produce_timeout_s: float = 5.0
+
+
+class StreamSettings(_Section):
+    master: str = "local[2]"
+    driver_memory: str = "1g"
+    trigger_seconds: float = 2.0
+    # event_type -> table; every routed table gets the seed's columns plus its payload.
+    routes: dict[str, str] = Field(
+        default_factory=lambda: {
+            "purchase_sword": "sword_purchases",
+            "join_guild": "join_guilds",
+        }
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GAMEPIPE_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+        toml_file=os.environ.get("GAMEPIPE_CONFIG", "gamepipe.toml"),
+    )
+
+    root: Path = Field(default_factory=_checkout_root)
+    # None: <root>/var. Everything a run writes lives here.
+    var_dir: Path | None = None
+
+    kafka: KafkaSettings = KafkaSettings()
+    catalog: CatalogSettings = CatalogSettings()
+    trino: TrinoSettings = TrinoSettings()
+    api: ApiSettings = ApiSettings()
+    stream: StreamSettings = StreamSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @cached_property
+    def var(self) -> Path:
+        return (self.var_dir or self.root / "var").resolve()
+
+    @cached_property
+    def warehouse(self) -> str:
+        return self.catalog.warehouse or (self.var / "warehouse").as_uri()
+
+    @property
+    def schemas_dir(self) -> Path:
+        return self.root / "schemas"
+
+    @property
+    def queries_dir(self) -> Path:
+        return self.root / "queries"
+
+    def catalog_password(self) -> str:
+        """The catalog database password: configured, or the one the stack generated."""
+        if self.catalog.password is not None:
+            return self.catalog.password
+        path = self.var / "postgres" / "password"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"no catalog password: {path} does not exist. Run `gamepipe up` to "
+                "start the local catalog, or set GAMEPIPE_CATALOG__PASSWORD."
+            ) from None
+
+    def jdbc_url(self) -> str:
+        c = self.catalog
+        return f"jdbc:postgresql://{c.host}:{c.port}/{c.database}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,106 @@
+"""Our own processes in the stack: the ingestion API and the streaming job.
+
+Both run from this checkout's virtual env with `var/` as working directory; settings
+reach them through the environment (GAMEPIPE_CONFIG names the toml file, if any).
+Reads settings: api.*, stream.*.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from gamepipe.stack.base import Launch, Service
+
+
+def app_env(settings_root: Path, var: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["GAMEPIPE_VAR_DIR"] = str(var)
+    config = Path(os.environ.get("GAMEPIPE_CONFIG", settings_root / "gamepipe.toml")).resolve()
+    if config.exists():
+        env["GAMEPIPE_CONFIG"] = str(config)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+class Api(Service):
+    name = "api"
+    start_timeout_s = 30.0
+
+    def launch(self) -> Launch:
+        a = self.settings.api
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "gamepipe.api.app:create_app",
+            "--factory",
+            "--host",
+            a.host,
+            "--port",
+            str(a.port),
+            "--workers",
+            str(a.workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            # Mark the process as ours (pid files are only trusted with this marker).
+            "--app-dir",
+            str(self.settings.var),
+        ]
+        return Launch(argv, app_env(self.settings.root, self.settings.var), self.settings.var)
+
+    def healthy(self) -> bool:
+        a = self.settings.api
+        try:
+            with urllib.request.urlopen(f"http://{a.host}:{a.port}/readyz", timeout=2) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+    def describe(self) -> str:
+        a = self.settings.api
+        return f"http://{a.host}:{a.port} workers={a.workers}"
+
+
+class Stream(Service):
+    name = "stream"
+    start_timeout_s = 120.0
+    stop_timeout_s = 30.0
+
+    @property
+    def status_path(self) -> Path:
+        return self.settings.var / "stream" / "status.json"
+
+    def prepare(self) -> None:
+        self.status_path.unlink(missing_ok=True)
+
+    def launch(self) -> Launch:
+        argv = [sys.executable, "-m", "gamepipe.stream", "--var", str(self.settings.var)]
+        env = app_env(self.settings.root, self.settings.var)
+        env["SPARK_LOCAL_IP"] = "127.0.0.1"
+        return Launch(argv, env, self.settings.var)
+
+    def status(self) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(self.status_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return data
+
+    def healthy(self) -> bool:
+        """Ready once the job has written a status listing every query as active."""
+        status = self.status()
+        if not status:
+            return False
+        return bool(status.get("ready")) and time.time() - float(str(status.get("updated", 0))) < 30
+
+    def describe(self) -> str:
+        return f"trigger={self.settings.stream.trigger_seconds}s tables={sorted(self.settings.stream.routes.values())}"

@@ -1,0 +1,161 @@
+"""PostgreSQL for the Iceberg JDBC catalog (the Debian package's binaries, our own cluster).
+
+The cluster lives in `var/postgres/data`, listens on catalog.host:catalog.port over TCP
+only (no Unix socket), and its superuser `catalog.user` has a password generated at
+first start into `var/postgres/password` (mode 600, never in the repo). Running as
+root, PostgreSQL refuses to start, so the server runs as the `postgres` system user.
+Reads settings: catalog.*.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+from gamepipe.stack.base import Launch, Service, StackError
+
+
+def postgres_bin() -> Path | None:
+    """Newest installed server binaries (Debian: /usr/lib/postgresql/<major>/bin)."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=_major, reverse=True)
+    return Path(candidates[0]).parent if candidates else None
+
+
+def _major(path: str) -> int:
+    try:
+        return int(Path(path).parts[-3])
+    except ValueError:
+        return 0
+
+
+class Postgres(Service):
+    name = "postgres"
+    start_timeout_s = 30.0
+
+    @property
+    def home(self) -> Path:
+        return self.settings.var / "postgres"
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    def _bin(self) -> Path:
+        found = postgres_bin()
+        if found is None:
+            raise StackError(
+                "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin; "
+                "run `make setup` (installs the Debian package `postgresql`)"
+            )
+        return found
+
+    def _run_as(self) -> list[str]:
+        """Prefix that drops root to the postgres user; empty when not root."""
+        if os.geteuid() != 0:
+            return []
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            raise StackError("running as root but there is no `postgres` user; run `make setup`") from None
+        return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
+
+    def _chown(self, path: Path) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(path, "postgres", "postgres")
+
+    def prepare(self) -> None:
+        if (self.data / "PG_VERSION").exists():
+            return
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.chmod(0o700)
+        self._chown(self.home)
+        password_file = self.home / "password"
+        if not password_file.exists():
+            password_file.write_text(secrets.token_urlsafe(24) + "\n")
+            password_file.chmod(0o600)
+            self._chown(password_file)
+        user = self.settings.catalog.user
+        result = subprocess.run(
+            [
+                *self._run_as(),
+                str(self._bin() / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                user,
+                f"--pwfile={password_file}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(f"initdb failed for {self.data}:\n{result.stdout}{result.stderr}")
+
+    def launch(self) -> Launch:
+        c = self.settings.catalog
+        argv = [
+            *self._run_as(),
+            str(self._bin() / "postgres"),
+            "-D",
+            str(self.data),
+            "-c",
+            f"listen_addresses={c.host}",
+            "-c",
+            f"port={c.port}",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "shared_buffers=64MB",
+            "-c",
+            "max_connections=50",
+        ]
+        return Launch(argv, dict(os.environ), self.home)
+
+    def _psql(self, sql: str, database: str = "postgres") -> subprocess.CompletedProcess[str]:
+        c = self.settings.catalog
+        env = dict(os.environ, PGPASSWORD=self.settings.catalog_password())
+        return subprocess.run(
+            [
+                "psql",
+                "-h",
+                c.host,
+                "-p",
+                str(c.port),
+                "-U",
+                c.user,
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-tAc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+
+    def healthy(self) -> bool:
+        return self._psql("select 1").returncode == 0
+
+    def after_start(self) -> None:
+        db = self.settings.catalog.database
+        exists = self._psql(f"select 1 from pg_database where datname = '{db}'")
+        if exists.stdout.strip() != "1":
+            created = self._psql(f'create database "{db}"')
+            if created.returncode != 0:
+                raise StackError(f"could not create catalog database {db!r}: {created.stderr}")
+
+    def describe(self) -> str:
+        c = self.settings.catalog
+        return f"{c.host}:{c.port} db={c.database}"

@@ -1,0 +1,1 @@
+"""Kafka -> Spark Structured Streaming -> Iceberg tables (see job.py)."""

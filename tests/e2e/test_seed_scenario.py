@@ -1,0 +1,48 @@
+"""The seed's scenario end to end: ab -> API -> Kafka -> Spark -> Iceberg -> Trino.
+
+Counts are taken as differences (before/after), so data already in the tables from an
+earlier demo does not matter; nothing else writes to the stack during the test.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from gamepipe import demo, load, query
+from gamepipe.config import Settings
+
+pytestmark = pytest.mark.stack
+
+
+def host_counts(settings: Settings, table: str) -> Counter[str]:
+    rows = query.run(settings, f"select host, count(*) as count from {table} group by host").rows
+    return Counter({host: n for host, n in rows})
+
+
+def test_seed_scenario_lands_what_ab_got_answered(stack: Settings) -> None:
+    routes = stack.stream.routes
+    before = {table: query.count(stack, table) for table in routes.values()}
+    hosts_before = host_counts(stack, "join_guilds")
+
+    runs = load.run_seed(stack, say=lambda _line: None)
+    accepted = load.accepted_by_type(runs)
+    assert sum(r.stats.ok for r in runs) == sum(r.requests for r in runs), "every seed request is valid"
+
+    expected = {table: before[table] + accepted[event_type] for event_type, table in routes.items()}
+    landings = demo.wait_landed(stack, expected, timeout_s=180, say=lambda _line: None)
+    assert {x.table: x.landed for x in landings} == expected, "no more, no fewer than ab's 2xx"
+
+    # The seed's Presto queries, unchanged.
+    tables = {row[0] for row in query.run(stack, "show tables").rows}
+    assert set(routes.values()) <= tables
+    columns = [row[0] for row in query.run(stack, "describe sword_purchases").rows]
+    assert columns[:6] == ["raw_event", "timestamp", "accept", "host", "user_agent", "event_type"]
+    guild_joins = Counter({host: r.stats.ok for r in runs if r.event_type == "join_guild" for host in [r.host]})
+    joined = Counter()
+    for r in runs:
+        if r.event_type == "join_guild":
+            joined[r.host] += r.stats.ok
+    assert host_counts(stack, "join_guilds") - hosts_before == joined
+    assert guild_joins  # the seed joins guilds from user1.comcast.com

@@ -1,0 +1,82 @@
+"""The event contract: loading, validation, derived columns."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gamepipe.api.envelope import build_event
+from gamepipe.config import load_settings
+from gamepipe.events import SEED_COLUMNS, ContractError, load_contract
+
+SCHEMAS = load_settings().schemas_dir
+
+
+@pytest.fixture(scope="module")
+def contract():  # type: ignore[no-untyped-def]
+    return load_contract(SCHEMAS)
+
+
+def sword(contract, **fields):  # type: ignore[no-untyped-def]
+    return build_event("purchase_sword", 1, fields, {"host": "h"}, "10.0.0.1", "salt")
+
+
+def test_seed_event_types_exist(contract) -> None:  # type: ignore[no-untyped-def]
+    assert {"default", "purchase_sword", "purchase_shield", "purchase_potion", "join_guild"} <= set(
+        contract.event_types
+    )
+
+
+def test_valid_event_passes(contract) -> None:  # type: ignore[no-untyped-def]
+    assert contract.validate(sword(contract, sword_type="katana", price=9.99, currency="EUR")) is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "rule"),
+    [
+        ({"price": "cheap"}, "price", "type"),
+        ({"price": -1}, "price", "minimum"),
+        ({"currency": "euro"}, "currency", "pattern"),
+        ({"guild_name": "x"}, "(event)", "additionalProperties"),
+    ],
+)
+def test_violations_name_field_and_rule(contract, fields, field, rule) -> None:  # type: ignore[no-untyped-def]
+    violation = contract.validate(sword(contract, **fields))
+    assert violation is not None
+    assert (violation.field, violation.rule) == (field, rule)
+
+
+def test_unknown_type_and_version(contract) -> None:  # type: ignore[no-untyped-def]
+    event = sword(contract)
+    assert contract.validate({**event, "event_type": "buy_castle"}).field == "event_type"
+    assert contract.validate({**event, "schema_version": 99}).field == "schema_version"
+
+
+def test_query_parameters_are_typed(contract) -> None:  # type: ignore[no-untyped-def]
+    fields, violation = contract.coerce_query("purchase_sword", {"price": "12.50", "sword_type": "katana"})
+    assert violation is None
+    assert fields == {"price": 12.5, "sword_type": "katana"}
+    _, bad = contract.coerce_query("purchase_sword", {"price": "abc"})
+    assert bad is not None and bad.field == "price"
+    _, unknown = contract.coerce_query("purchase_sword", {"host": "evil"})
+    assert unknown is not None and unknown.rule == "additionalProperties"
+
+
+def test_tables_start_with_the_seed_columns(contract) -> None:  # type: ignore[no-untyped-def]
+    cols = contract.table_columns("purchase_sword")
+    assert cols[: len(SEED_COLUMNS)] == list(SEED_COLUMNS)
+    assert ("price", "decimal(12,2)") in cols
+    assert ("guild_name", "string") in contract.table_columns("join_guild")
+
+
+def test_a_field_typed_two_ways_is_refused(tmp_path: Path) -> None:
+    schemas = tmp_path / "schemas"
+    shutil.copytree(SCHEMAS, schemas)
+    doc = json.loads((schemas / "join_guild.v1.json").read_text())
+    doc["properties"]["price"] = {"type": "string"}  # price is a decimal elsewhere
+    (schemas / "join_guild.v1.json").write_text(json.dumps(doc))
+    with pytest.raises(ContractError, match="price"):
+        load_contract(schemas)

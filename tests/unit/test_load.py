@@ -1,0 +1,48 @@
+"""Reading Apache Bench's summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gamepipe.load import SEED_PLAN, LoadError, parse_ab
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_all_2xx() -> None:
+    stats = parse_ab((DATA / "ab_ok.txt").read_text())
+    assert (stats.complete, stats.failed, stats.non_2xx, stats.ok) == (10, 0, 0, 10)
+    assert stats.requests_per_s > 0
+    assert 50 in stats.percentiles_ms and 100 in stats.percentiles_ms
+
+
+def test_non_2xx_are_not_ok() -> None:
+    stats = parse_ab((DATA / "ab_422.txt").read_text())
+    assert (stats.complete, stats.non_2xx, stats.ok) == (6, 6, 0)
+
+
+def test_length_failures_still_got_an_answer() -> None:
+    text = (
+        (DATA / "ab_ok.txt")
+        .read_text()
+        .replace(
+            "Failed requests:        0\n",
+            "Failed requests:        5\n   (Connect: 0, Receive: 0, Length: 3, Exceptions: 2)\n",
+        )
+    )
+    stats = parse_ab(text)
+    # 2 exceptions got no answer; 3 length "failures" were answered 2xx.
+    assert stats.ok == 8
+
+
+def test_missing_summary_is_an_error() -> None:
+    with pytest.raises(LoadError, match="Complete requests"):
+        parse_ab("apr_socket_connect(): Connection refused (111)")
+
+
+def test_seed_plan_is_generate_data_sh() -> None:
+    assert len(SEED_PLAN) == 6
+    assert sum(1 for _, route in SEED_PLAN if route == "/join_guild") == 2
+    assert {host for host, _ in SEED_PLAN} == {"user1.comcast.com", "user2.att.com"}
