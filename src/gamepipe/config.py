@@ -78,6 +78,8 @@ class ApiSettings(_Section):
     workers: int = 2
     # Bound on how long a request waits for the broker's ack before answering 503.
     produce_timeout_s: float = 5.0
+    # Optional shared key clients send as X-Ingest-Key (off when None, as in the demo).
+    ingest_key: str | None = None
 
 
 class StreamSettings(_Section):

@@ -1,29 +1,32 @@
-"""The ingestion API (ASGI, Starlette): the seed's routes, each event acknowledged by Kafka.
+"""The ingestion API (ASGI, Starlette): the seed's routes and `POST /v1/events`.
 
 In: HTTP requests. Out: one Kafka record per accepted event on `kafka.topic`; a 2xx
 answer only after the broker's `acks=all` acknowledgement, 503 + Retry-After when it
 cannot be had within `api.produce_timeout_s`, a 4xx JSON error naming the field and
-the rule for bad input (nothing produced).
-Reads settings: kafka.*, api.*, schemas_dir. Run: `gamepipe api` (uvicorn, workers).
+the rule for bad input (nothing produced). On shutdown (SIGTERM) the server stops
+accepting, finishes requests in flight, then the lifespan flushes the producer.
+Reads settings: kafka.*, api.*, schemas_dir. Run by the stack (`gamepipe up`).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
-import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gamepipe.api.envelope import build_event
-from gamepipe.api.producer import EventProducer, ProduceFailed
+from gamepipe.api import errors, openapi
+from gamepipe.api.ingest import Ingest
+from gamepipe.api.metrics import RequestMetrics, metrics
+from gamepipe.api.producer import EventProducer
 from gamepipe.config import Settings, load_settings
-from gamepipe.events import Contract, Violation, load_contract
+from gamepipe.events import load_contract
 
 # The seed's routes: path -> (event_type, response text). Paths and texts are kept.
 SEED_ROUTES: dict[str, tuple[str, str]] = {
@@ -34,69 +37,22 @@ SEED_ROUTES: dict[str, tuple[str, str]] = {
     "/purchase_a_potion": ("purchase_potion", "Potion Purchased!\n"),
 }
 
-RETRY_AFTER_S = "2"
+
+def _ingest(request: Request) -> Ingest:
+    ingest: Ingest = request.app.state.ingest
+    return ingest
 
 
-def error(status: int, field: str, rule: str, message: str, **extra: Any) -> JSONResponse:
-    body = {"error": {"field": field, "rule": rule, "message": message}}
-    return JSONResponse(body, status_code=status, headers=extra.get("headers"))
-
-
-class Ingest:
-    """Shared state of one worker: the contract, the producer, the IP salt."""
-
-    def __init__(self, settings: Settings, contract: Contract, producer: EventProducer) -> None:
-        self.settings = settings
-        self.contract = contract
-        self.producer = producer
-        # Salted so a hash cannot be reversed by hashing all IPv4 addresses; a fresh
-        # salt per process unless configured (then hashes are stable across restarts).
-        self.ip_salt = os.environ.get("GAMEPIPE_IP_SALT") or os.urandom(16).hex()
-
-    async def produce(self, event: dict[str, Any]) -> Response | None:
-        """None on success, else the 503 to answer."""
-        key = (event.get("player_id") or event["event_id"]).encode()
-        try:
-            await self.producer.send(self.settings.kafka.topic, key, orjson.dumps(event))
-        except (ProduceFailed, TimeoutError) as exc:
-            return error(
-                503,
-                "(broker)",
-                "unavailable",
-                f"Kafka did not acknowledge the event in time ({exc}); nothing was kept, retry later",
-                headers={"Retry-After": RETRY_AFTER_S},
-            )
-        return None
-
-
-def seed_endpoint(path: str) -> Any:
-    event_type, text = SEED_ROUTES[path]
-
+def seed_endpoint(event_type: str, text: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        ingest: Ingest = request.app.state.ingest
-        contract = ingest.contract
-        fields, violation = contract.coerce_query(event_type, request.query_params)
-        if violation is None:
-            event = build_event(
-                event_type,
-                contract.latest_version(event_type),
-                fields,
-                request.headers,
-                request.client.host if request.client else None,
-                ingest.ip_salt,
-            )
-            violation = contract.validate(event)
-        if violation is not None:
-            return violation_response(violation)
-        failure = await ingest.produce(event)
-        return failure or PlainTextResponse(text)
+        return await _ingest(request).seed_route(request, event_type, text)
 
     endpoint.__name__ = f"seed_{event_type}"
     return endpoint
 
 
-def violation_response(v: Violation) -> JSONResponse:
-    return error(422, v.field, v.rule, v.message)
+async def post_events(request: Request) -> Response:
+    return await _ingest(request).post_events(request)
 
 
 async def healthz(_request: Request) -> Response:
@@ -104,26 +60,42 @@ async def healthz(_request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    ingest: Ingest = request.app.state.ingest
-    if ingest.producer.ping():
+    if _ingest(request).producer.ping():
         return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "broker unreachable"}, status_code=503, headers={"Retry-After": RETRY_AFTER_S})
+    return errors.error(503, "(broker)", "unavailable", "Kafka is unreachable", headers={"Retry-After": "2"})
 
 
-def create_app(settings: Settings | None = None, producer: EventProducer | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     contract = load_contract(settings.schemas_dir)
+    spec = openapi.build(contract, SEED_ROUTES)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        prod = producer or EventProducer(settings.kafka.bootstrap, settings.api.produce_timeout_s)
-        app.state.ingest = Ingest(settings, contract, prod)
+        producer = EventProducer(settings.kafka.bootstrap, settings.api.produce_timeout_s)
+        app.state.ingest = Ingest(settings, contract, producer)
         try:
             yield
         finally:
-            # Requests in flight have finished (the server drains them first): flush.
-            prod.close()
+            # The server has drained the requests in flight by now: flush what is queued.
+            left = producer.close()
+            print(f"gamepipe api: shut down, producer flushed ({left} unflushed)", file=sys.stderr, flush=True)
 
-    routes = [Route(path, seed_endpoint(path), methods=["GET"]) for path in SEED_ROUTES]
-    routes += [Route("/healthz", healthz), Route("/readyz", readyz)]
-    return Starlette(routes=routes, lifespan=lifespan)
+    async def openapi_json(_request: Request) -> Response:
+        return JSONResponse(spec)
+
+    routes = [Route(path, seed_endpoint(*SEED_ROUTES[path]), methods=["GET"]) for path in SEED_ROUTES]
+    routes += [
+        Route("/v1/events", post_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+    ]
+    paths = frozenset(r.path for r in routes)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(RequestMetrics, paths=paths)],
+        exception_handlers={HTTPException: errors.http_exception},
+    )

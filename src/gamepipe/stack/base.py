@@ -2,7 +2,7 @@
 
 A service is started in its own session (process group) with stdout/stderr to
 `var/logs/<name>.log` and its pid in `var/run/<name>.pid`; stopping it signals the whole
-group, so child processes (Spark's JVM under the stream's Python, uvicorn's workers)
+group, so child processes (Spark's JVM under the stream's Python, the API server's workers)
 go with it. A pid file is trusted only while that pid is alive *and* its command line
 still names our checkout, so a recycled pid is never signalled.
 """
@@ -20,6 +20,10 @@ from pathlib import Path
 import psutil
 
 from gamepipe.config import Settings
+
+# Processes this Python process started, kept so they are reaped (no zombies, no
+# ResourceWarning) when a long-lived caller, such as the test session, stops them.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class StackError(RuntimeError):
@@ -101,6 +105,7 @@ class Service:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        _CHILDREN[proc.pid] = proc
         self.pid_path.write_text(f"{proc.pid}\n")
         return proc.pid
 
@@ -127,6 +132,9 @@ class Service:
         if pid is None:
             return False
         stop_group(pid, self.stop_timeout_s)
+        child = _CHILDREN.pop(pid, None)
+        if child is not None:
+            child.wait(timeout=5)
         self.pid_path.unlink(missing_ok=True)
         return True
 

@@ -1,0 +1,50 @@
+"""Error answers: one JSON shape for every refusal, naming the field and the rule.
+
+    {"error": {"field": "price", "rule": "type", "message": "price must be number or null"}}
+
+400 malformed, 401 bad ingestion key, 404/405 unknown route or method, 413 too large,
+415 content type, 422 schema violation, 503 broker unavailable (transient: retry after
+`Retry-After` seconds). Nothing is produced for a refused event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gamepipe.events import Violation
+
+RETRY_AFTER_S = "2"
+
+
+def error(status: int, field: str, rule: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"field": field, "rule": rule, "message": message}}, status, headers=headers)
+
+
+def violation(v: Violation, status: int = 422) -> JSONResponse:
+    return error(status, v.field, v.rule, v.message)
+
+
+def unavailable(detail: str) -> JSONResponse:
+    return error(
+        503,
+        "(broker)",
+        "unavailable",
+        f"Kafka did not acknowledge in time ({detail}); the event was not accepted, retry later",
+        headers={"Retry-After": RETRY_AFTER_S},
+    )
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    """404 and 405 (and any other HTTPException) in the same JSON shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error(404, "(path)", "route", f"no route {request.url.path}; see /openapi.json")
+    if exc.status_code == 405:
+        return error(
+            405, "(method)", "method", f"{request.method} is not allowed on {request.url.path}", headers=exc.headers
+        )
+    return error(exc.status_code, "(request)", "http", str(exc.detail), headers=exc.headers)

@@ -1,0 +1,249 @@
+"""Turning requests into acknowledged Kafka records: the seed's GET routes and
+`POST /v1/events` (one event, or a batch with per-event results).
+
+In: a request. Out: the answer; every event answered `accepted` is in Kafka with
+`acks=all`. Limits: 32 KiB per event, 500 events and 1 MiB per request.
+Reads settings: kafka.topic, api.* (through `Ingest`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from gamepipe.api import errors
+from gamepipe.api.envelope import build_event, valid_uuid
+from gamepipe.api.metrics import EVENTS, PRODUCE_SECONDS
+from gamepipe.api.producer import EventProducer, ProduceFailed
+from gamepipe.config import Settings
+from gamepipe.events import CLIENT_ENVELOPE_FIELDS, Contract, Violation
+
+MAX_EVENT_BYTES = 32 * 1024
+MAX_BATCH_EVENTS = 500
+MAX_BODY_BYTES = 1024 * 1024
+
+# A request carrying this header (any true-ish value) is marked synthetic (load tests).
+SYNTHETIC_HEADER = "x-gamepipe-synthetic"
+INGEST_KEY_HEADER = "x-ingest-key"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one event of a request."""
+
+    status: str  # accepted | rejected | unavailable
+    event_id: str | None = None
+    error: Violation | None = None
+
+    def as_dict(self, index: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": index, "status": self.status}
+        if self.event_id:
+            out["event_id"] = self.event_id
+        if self.error:
+            out["error"] = self.error.as_dict()
+        return out
+
+
+class Ingest:
+    """One worker's shared state: settings, the contract, the producer, the IP salt."""
+
+    def __init__(self, settings: Settings, contract: Contract, producer: EventProducer) -> None:
+        self.settings = settings
+        self.contract = contract
+        self.producer = producer
+        self.topic = settings.kafka.topic
+        # Salted so a hash cannot be reversed by hashing every IPv4 address. Configure
+        # GAMEPIPE_IP_SALT for hashes stable across restarts and workers.
+        self.ip_salt = os.environ.get("GAMEPIPE_IP_SALT") or os.urandom(16).hex()
+        self.ingest_key = settings.api.ingest_key
+
+    # -- checks shared by every route ---------------------------------------------
+    def refuse_key(self, request: Request) -> Response | None:
+        if self.ingest_key is None:
+            return None
+        given = request.headers.get(INGEST_KEY_HEADER, "")
+        if hmac.compare_digest(given.encode(), self.ingest_key.encode()):
+            return None
+        return errors.error(401, INGEST_KEY_HEADER, "ingest_key", f"missing or wrong {INGEST_KEY_HEADER} header")
+
+    def envelope_for(self, request: Request, event_type: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """The event to produce; `fields` passed `client_field_problem` first."""
+        return build_event(
+            event_type,
+            int(fields.get("schema_version") or self.contract.latest_version(event_type)),
+            {k: v for k, v in fields.items() if k not in ("event_type", "schema_version")},
+            request.headers,
+            request.client.host if request.client else None,
+            self.ip_salt,
+            is_synthetic=request.headers.get(SYNTHETIC_HEADER, "").lower() in ("1", "true", "yes"),
+        )
+
+    async def produce(self, event: dict[str, Any]) -> Outcome:
+        event_type = event["event_type"]
+        key = (event.get("player_id") or event["event_id"]).encode()
+        started = time.perf_counter()
+        try:
+            await self.producer.send(self.topic, key, orjson.dumps(event))
+        except (ProduceFailed, TimeoutError) as exc:
+            EVENTS.labels(event_type, "unavailable").inc()
+            return Outcome("unavailable", event["event_id"], Violation("(broker)", "unavailable", str(exc)))
+        PRODUCE_SECONDS.observe(time.perf_counter() - started)
+        EVENTS.labels(event_type, "accepted").inc()
+        return Outcome("accepted", event["event_id"])
+
+    def reject(self, event_type: str, violation: Violation) -> Outcome:
+        EVENTS.labels(event_type if event_type in self.contract.schemas else "(unknown)", "rejected").inc()
+        return Outcome("rejected", error=violation)
+
+    # -- the seed's GET routes ------------------------------------------------------
+    async def seed_route(self, request: Request, event_type: str, text: str) -> Response:
+        refused = self.refuse_key(request)
+        if refused:
+            return refused
+        fields, problem = self.contract.coerce_query(event_type, request.query_params)
+        event: dict[str, Any] = {}
+        problem = problem or client_field_problem(fields)
+        if problem is None:
+            event = self.envelope_for(request, event_type, fields)
+            problem = self.contract.validate(event)
+        if problem is not None:
+            self.reject(event_type, problem)
+            return errors.violation(problem)
+        outcome = await self.produce(event)
+        if outcome.status != "accepted":
+            return errors.unavailable(outcome.error.message if outcome.error else "")
+        return PlainTextResponse(text)
+
+    # -- POST /v1/events --------------------------------------------------------------
+    async def post_events(self, request: Request) -> Response:
+        refused = self.refuse_key(request)
+        if refused:
+            return refused
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return errors.error(
+                415, "content-type", "media_type", f"send application/json, not {content_type or 'nothing'!r}"
+            )
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return too_large_body(int(declared))
+        body = await read_limited(request, MAX_BODY_BYTES)
+        if body is None:
+            return too_large_body(None)
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return errors.error(400, "(body)", "json", f"the body is not valid JSON: {exc}")
+        if isinstance(doc, dict) and "events" in doc:
+            return await self._batch(request, doc["events"])
+        if isinstance(doc, dict):
+            return await self._single(request, doc)
+        return errors.error(400, "(body)", "shape", 'send one event object, or {"events": [event, ...]}')
+
+    async def _single(self, request: Request, raw: dict[str, Any]) -> Response:
+        event_or_outcome = self._prepare(request, raw)
+        if isinstance(event_or_outcome, Outcome):
+            assert event_or_outcome.error is not None
+            status = 413 if event_or_outcome.error.rule == "maxBytes" else 422
+            return errors.violation(event_or_outcome.error, status)
+        outcome = await self.produce(event_or_outcome)
+        if outcome.status != "accepted":
+            return errors.unavailable(outcome.error.message if outcome.error else "")
+        return JSONResponse({"status": "accepted", "event_id": outcome.event_id})
+
+    async def _batch(self, request: Request, raw_events: Any) -> Response:
+        if not isinstance(raw_events, list):
+            return errors.error(400, "events", "type", '"events" must be a list of event objects')
+        if len(raw_events) > MAX_BATCH_EVENTS:
+            return errors.error(
+                413, "events", "maxItems", f"{len(raw_events)} events; at most {MAX_BATCH_EVENTS} per request"
+            )
+        if not raw_events:
+            return errors.error(422, "events", "minItems", "the batch is empty")
+        prepared = [self._prepare(request, raw) for raw in raw_events]
+        to_send = [(i, e) for i, e in enumerate(prepared) if not isinstance(e, Outcome)]
+        sent = await asyncio.gather(*(self.produce(e) for _, e in to_send))
+        outcomes: list[Outcome] = [e if isinstance(e, Outcome) else Outcome("pending") for e in prepared]
+        for (i, _), outcome in zip(to_send, sent, strict=True):
+            outcomes[i] = outcome
+        counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("accepted", "rejected", "unavailable")}
+        body = {**counts, "results": [o.as_dict(i) for i, o in enumerate(outcomes)]}
+        if counts["unavailable"]:
+            status, headers = 503, {"Retry-After": errors.RETRY_AFTER_S}
+        elif counts["rejected"] == len(outcomes):
+            status, headers = 422, None
+        elif counts["rejected"]:
+            status, headers = 207, None
+        else:
+            status, headers = 200, None
+        return JSONResponse(body, status, headers=headers)
+
+    def _prepare(self, request: Request, raw: Any) -> dict[str, Any] | Outcome:
+        """A client event -> the event to produce, or the reason it is rejected."""
+        if not isinstance(raw, dict):
+            return self.reject("(unknown)", Violation("(event)", "type", "each event must be a JSON object"))
+        event_type = raw.get("event_type")
+        size = len(orjson.dumps(raw))
+        if size > MAX_EVENT_BYTES:
+            return self.reject(
+                str(event_type), Violation("(event)", "maxBytes", f"{size} bytes; at most {MAX_EVENT_BYTES} per event")
+            )
+        if not isinstance(event_type, str) or event_type not in self.contract.schemas:
+            known = ", ".join(self.contract.event_types)
+            return self.reject(
+                str(event_type), Violation("event_type", "enum", f"unknown event_type {event_type!r}; known: {known}")
+            )
+        server_only = sorted(set(raw) & SERVER_FIELDS)
+        if server_only:
+            return self.reject(
+                event_type, Violation(server_only[0], "readOnly", f"{server_only[0]} is set by the server, not sent")
+            )
+        problem = client_field_problem(raw)
+        if problem is not None:
+            return self.reject(event_type, problem)
+        event = self.envelope_for(request, event_type, raw)
+        problem = self.contract.validate(event)
+        if problem is not None:
+            return self.reject(event_type, problem)
+        return event
+
+
+# Envelope fields only the server sets (a client's copy is refused, not silently dropped).
+SERVER_FIELDS = frozenset({"received_at", "host", "user_agent", "accept", "client_ip_hash", "is_synthetic"})
+assert not SERVER_FIELDS & set(CLIENT_ENVELOPE_FIELDS)
+
+
+def client_field_problem(fields: Mapping[str, Any]) -> Violation | None:
+    """Checks on the envelope fields a client may send, before the envelope is built."""
+    if "event_id" in fields and not valid_uuid(fields["event_id"]):
+        return Violation("event_id", "format", f"event_id {fields['event_id']!r} is not a UUID; omit it or send one")
+    version = fields.get("schema_version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        return Violation("schema_version", "type", f"schema_version must be an integer, got {version!r}")
+    return None
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it exceeds `limit` (chunked bodies included)."""
+    chunks = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large_body(size: int | None) -> Response:
+    told = f"{size} bytes" if size is not None else "the body"
+    return errors.error(413, "(body)", "maxBytes", f"{told} exceeds {MAX_BODY_BYTES} bytes per request")
