@@ -40,6 +40,9 @@ test: setup ## Run every test against real services (starts and stops the stack)
 unit: venv ## Run the unit tests only (no services)
 	$(PYTEST) tests/unit
 
+bench-ingest: setup ## Benchmark the API against the seed's app (needs `make up`); updates docs/benchmarks.md
+	$(VENV)/bin/python bench/ingest.py
+
 lint: venv ## ruff and mypy --strict
 	$(VENV)/bin/ruff check src tests $(wildcard bench)
 	$(VENV)/bin/ruff format --check src tests $(wildcard bench)
@@ -48,4 +51,4 @@ lint: venv ## ruff and mypy --strict
 clean: down ## Stop the stack and delete var/ (data, logs, downloaded jars)
 	rm -rf var
 
-.PHONY: help venv setup up down status demo test unit lint clean
+.PHONY: help venv setup up down status demo test unit lint clean bench-ingest

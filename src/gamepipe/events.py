@@ -96,7 +96,8 @@ class Contract:
     envelope: Mapping[str, Any]
     # event_type -> version -> schema
     schemas: dict[str, dict[int, EventSchema]]
-    _validators: dict[tuple[str, int], Callable[[Any], Any]] = field(default_factory=dict)
+    _validators: dict[tuple[str, int, bool], Callable[[Any], Any]] = field(default_factory=dict)
+    _request_check: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         for event_type, versions in self.schemas.items():
@@ -115,13 +116,19 @@ class Contract:
     def latest_version(self, event_type: str) -> int:
         return max(self.schemas[event_type])
 
-    def full_schema(self, event_type: str, version: int) -> dict[str, Any]:
-        """Envelope + payload as one closed JSON Schema (no other fields allowed)."""
+    def full_schema(self, event_type: str, version: int, request_fields_checked: bool = False) -> dict[str, Any]:
+        """Envelope + payload as one closed JSON Schema (no other fields allowed).
+
+        With `request_fields_checked`, the fields a request gives all its events
+        (REQUEST_FIELDS) are left unchecked: the API checks them once per request.
+        """
         payload = self.schemas[event_type][version]
         env = self.envelope
         props = {**env["properties"], **payload.fields}
         props["event_type"] = {"const": event_type}
         props["schema_version"] = {"const": version}
+        if request_fields_checked:
+            props.update({name: {} for name in REQUEST_FIELDS})
         return {
             "type": "object",
             "properties": props,
@@ -130,8 +137,23 @@ class Contract:
         }
 
     # -- validation (the API) ----------------------------------------------------
-    def validate(self, event: Mapping[str, Any]) -> Violation | None:
-        """None when `event` is valid, else the first violation found."""
+    def validate_request_fields(self, common: Mapping[str, Any]) -> Violation | None:
+        """Check the envelope fields one request gives all its events (headers, time)."""
+        if self._request_check is None:
+            env = self.envelope
+            self._request_check = fastjsonschema.compile(
+                {
+                    "type": "object",
+                    "properties": {name: env["properties"][name] for name in REQUEST_FIELDS},
+                    "required": [name for name in env.get("required", []) if name in REQUEST_FIELDS],
+                    "additionalProperties": False,
+                }
+            )
+        return _run_check(self._request_check, common)
+
+    def validate(self, event: Mapping[str, Any], request_fields_checked: bool = False) -> Violation | None:
+        """None when `event` is valid, else the first violation found. Pass
+        `request_fields_checked` only after `validate_request_fields` passed."""
         event_type = event.get("event_type")
         if not isinstance(event_type, str) or event_type not in self.schemas:
             known = ", ".join(self.event_types)
@@ -142,16 +164,12 @@ class Contract:
             return Violation(
                 "schema_version", "enum", f"{event_type} has no schema version {version!r}; known: {known_v}"
             )
-        check = self._validators.get((event_type, version))
+        key = (event_type, version, request_fields_checked)
+        check = self._validators.get(key)
         if check is None:
-            check = fastjsonschema.compile(self.full_schema(event_type, version))
-            self._validators[(event_type, version)] = check
-        try:
-            check(dict(event))
-        except fastjsonschema.JsonSchemaValueException as exc:
-            path = ".".join(str(p) for p in exc.path[1:]) or "(event)"
-            return Violation(path, str(exc.rule), str(exc.message).replace("data.", "", 1))
-        return None
+            check = fastjsonschema.compile(self.full_schema(event_type, version, request_fields_checked))
+            self._validators[key] = check
+        return _run_check(check, event)
 
     def coerce_query(self, event_type: str, params: Mapping[str, str]) -> tuple[dict[str, Any], Violation | None]:
         """Type query-string values by the payload schema (GET routes carry strings)."""
@@ -216,6 +234,17 @@ class Contract:
 
 # Envelope fields a client may set itself (the rest are the server's).
 CLIENT_ENVELOPE_FIELDS = ("event_id", "client_ts", "player_id", "session_id")
+# Envelope fields the server takes from the request, the same for all its events.
+REQUEST_FIELDS = ("received_at", "host", "user_agent", "accept", "client_ip_hash", "is_synthetic")
+
+
+def _run_check(check: Callable[[Any], Any], data: Mapping[str, Any]) -> Violation | None:
+    try:
+        check(data)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        path = ".".join(str(p) for p in exc.path[1:]) or "(event)"
+        return Violation(path, str(exc.rule), str(exc.message).replace("data.", "", 1))
+    return None
 
 
 def load_contract(schemas_dir: Path) -> Contract:

@@ -141,6 +141,9 @@ BIG = "x" * (MAX_EVENT_BYTES + 1)
         ("POST", "/v1/events", {"json": {"event_type": "default", "schema_version": 7}}, 422, "schema_version",
          "enum"),
         ("POST", "/v1/events", {"json": {"events": []}}, 422, "events", "minItems"),
+        ("POST", "/v1/events", {"json": {"events": [{"event_type": "default"}]}, "headers": {"user-agent": "u" * 600}},
+         422, "user_agent", "maxLength"),
+        ("GET", "/", {"headers": {"accept": "a" * 300}}, 422, "accept", "maxLength"),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_by_name_and_nothing_is_produced(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gamepipe.api.envelope import build_event
+from gamepipe.api.envelope import build_event, request_envelope
 from gamepipe.config import load_settings
 from gamepipe.events import SEED_COLUMNS, ContractError, load_contract
 
@@ -21,7 +21,7 @@ def contract():  # type: ignore[no-untyped-def]
 
 
 def sword(contract, **fields):  # type: ignore[no-untyped-def]
-    return build_event("purchase_sword", 1, fields, {"host": "h"}, "10.0.0.1", "salt")
+    return build_event("purchase_sword", 1, fields, request_envelope({"host": "h"}, "10.0.0.1", "salt"))
 
 
 def test_seed_event_types_exist(contract) -> None:  # type: ignore[no-untyped-def]
@@ -80,3 +80,22 @@ def test_a_field_typed_two_ways_is_refused(tmp_path: Path) -> None:
     (schemas / "join_guild.v1.json").write_text(json.dumps(doc))
     with pytest.raises(ContractError, match="price"):
         load_contract(schemas)
+
+
+@pytest.mark.parametrize(
+    ("fields", "headers"),
+    [
+        ({"price": 1.0}, {"host": "h"}),
+        ({"price": "x"}, {"host": "h"}),
+        ({"price": 1.0}, {"host": "h" * 300}),
+        ({"currency": "usd"}, {"user-agent": "a" * 600}),
+    ],
+)
+def test_split_validation_equals_full_validation(contract, fields, headers) -> None:  # type: ignore[no-untyped-def]
+    """The API checks request fields once per request, then each event without them:
+    together that must accept exactly what full validation accepts."""
+    common = request_envelope(headers, "10.0.0.1", "salt")
+    event = build_event("purchase_sword", 1, fields, common)
+    full = contract.validate(event) is None
+    split = contract.validate_request_fields(common) is None and contract.validate(event, True) is None
+    assert full == split

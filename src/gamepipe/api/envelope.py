@@ -1,7 +1,7 @@
 """Build the event the server produces: the client's payload plus the envelope.
 
-Pure logic, no I/O. In: event type, payload fields, request headers, client address.
-Out: a flat dict valid under the contract. Only allowlisted headers are copied:
+Pure logic, no I/O. In: event type, payload fields, and the request's common envelope
+(headers, client address, receive time). Out: a flat dict valid under the contract. Only allowlisted headers are copied:
 never Cookie, Authorization or anything else a client sent.
 """
 
@@ -44,26 +44,26 @@ def hash_ip(ip: str | None, salt: str) -> str | None:
     return hashlib.sha256(f"{salt}:{ip}".encode()).hexdigest()[:32]
 
 
-def build_event(
-    event_type: str,
-    version: int,
-    fields: Mapping[str, Any],
-    headers: Mapping[str, str],
-    client_ip: str | None,
-    ip_salt: str,
-    is_synthetic: bool = False,
+def request_envelope(
+    headers: Mapping[str, str], client_ip: str | None, ip_salt: str, is_synthetic: bool = False
 ) -> dict[str, Any]:
+    """The envelope fields one request gives all its events (computed once per request)."""
+    common: dict[str, Any] = {"received_at": utc_now_ms()}
+    for header, name in HEADER_ALLOWLIST.items():
+        common[name] = headers.get(header)
+    common["client_ip_hash"] = hash_ip(client_ip, ip_salt)
+    common["is_synthetic"] = is_synthetic
+    return common
+
+
+def build_event(event_type: str, version: int, fields: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, Any]:
     """The envelope first, then the payload; a valid client event_id is kept."""
     event: dict[str, Any] = {
         "event_id": fields["event_id"] if valid_uuid(fields.get("event_id")) else new_event_id(),
         "event_type": event_type,
         "schema_version": version,
-        "received_at": utc_now_ms(),
+        **common,
     }
-    for header, name in HEADER_ALLOWLIST.items():
-        event[name] = headers.get(header)
-    event["client_ip_hash"] = hash_ip(client_ip, ip_salt)
-    event["is_synthetic"] = is_synthetic
     for key, value in fields.items():
         if key not in event:  # the server's own fields are never taken from the client
             event[key] = value

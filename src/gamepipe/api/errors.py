@@ -11,17 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gamepipe.events import Violation
 
+
+class FastJSONResponse(JSONResponse):
+    """JSONResponse rendered with orjson: a 100-event batch's per-event results are
+    the biggest body we send, and the stdlib encoder showed in the profile."""
+
+    def render(self, content: object) -> bytes:
+        return orjson.dumps(content)
+
+
 RETRY_AFTER_S = "2"
 
 
 def error(status: int, field: str, rule: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"field": field, "rule": rule, "message": message}}, status, headers=headers)
+    return FastJSONResponse({"error": {"field": field, "rule": rule, "message": message}}, status, headers=headers)
 
 
 def violation(v: Violation, status: int = 422) -> JSONResponse:

@@ -8,22 +8,22 @@ Reads settings: kafka.topic, api.* (through `Ingest`).
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import os
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from gamepipe.api import errors
-from gamepipe.api.envelope import build_event, valid_uuid
+from gamepipe.api.envelope import build_event, request_envelope, valid_uuid
 from gamepipe.api.metrics import EVENTS, PRODUCE_SECONDS
-from gamepipe.api.producer import EventProducer, ProduceFailed
+from gamepipe.api.producer import EventProducer
 from gamepipe.config import Settings
 from gamepipe.events import CLIENT_ENVELOPE_FIELDS, Contract, Violation
 
@@ -75,30 +75,41 @@ class Ingest:
             return None
         return errors.error(401, INGEST_KEY_HEADER, "ingest_key", f"missing or wrong {INGEST_KEY_HEADER} header")
 
-    def envelope_for(self, request: Request, event_type: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """The event to produce; `fields` passed `client_field_problem` first."""
-        return build_event(
-            event_type,
-            int(fields.get("schema_version") or self.contract.latest_version(event_type)),
-            {k: v for k, v in fields.items() if k not in ("event_type", "schema_version")},
+    def common_envelope(self, request: Request) -> dict[str, Any]:
+        return request_envelope(
             request.headers,
             request.client.host if request.client else None,
             self.ip_salt,
             is_synthetic=request.headers.get(SYNTHETIC_HEADER, "").lower() in ("1", "true", "yes"),
         )
 
-    async def produce(self, event: dict[str, Any]) -> Outcome:
-        event_type = event["event_type"]
-        key = (event.get("player_id") or event["event_id"]).encode()
+    def envelope_for(self, event_type: str, fields: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, Any]:
+        """The event to produce; `fields` passed `client_field_problem` first."""
+        return build_event(
+            event_type,
+            int(fields.get("schema_version") or self.contract.latest_version(event_type)),
+            {k: v for k, v in fields.items() if k not in ("event_type", "schema_version")},
+            common,
+        )
+
+    async def produce(self, events: list[dict[str, Any]]) -> list[Outcome]:
+        """Produce every event, then wait (once, bounded) for all acknowledgements."""
         started = time.perf_counter()
-        try:
-            await self.producer.send(self.topic, key, orjson.dumps(event))
-        except (ProduceFailed, TimeoutError) as exc:
-            EVENTS.labels(event_type, "unavailable").inc()
-            return Outcome("unavailable", event["event_id"], Violation("(broker)", "unavailable", str(exc)))
+        records = [((e.get("player_id") or e["event_id"]).encode(), orjson.dumps(e)) for e in events]
+        failures = await self.producer.submit(self.topic, records).wait(self.producer.timeout_s + 1.0)
         PRODUCE_SECONDS.observe(time.perf_counter() - started)
-        EVENTS.labels(event_type, "accepted").inc()
-        return Outcome("accepted", event["event_id"])
+        outcomes = []
+        counts: Counter[tuple[str, str]] = Counter()
+        for event, failure in zip(events, failures, strict=True):
+            if failure is None:
+                outcomes.append(Outcome("accepted", event["event_id"]))
+            else:
+                problem = Violation("(broker)", "unavailable", failure)
+                outcomes.append(Outcome("unavailable", event["event_id"], problem))
+            counts[(event["event_type"], outcomes[-1].status)] += 1
+        for (event_type, status), n in counts.items():
+            EVENTS.labels(event_type, status).inc(n)
+        return outcomes
 
     def reject(self, event_type: str, violation: Violation) -> Outcome:
         EVENTS.labels(event_type if event_type in self.contract.schemas else "(unknown)", "rejected").inc()
@@ -113,12 +124,12 @@ class Ingest:
         event: dict[str, Any] = {}
         problem = problem or client_field_problem(fields)
         if problem is None:
-            event = self.envelope_for(request, event_type, fields)
+            event = self.envelope_for(event_type, fields, self.common_envelope(request))
             problem = self.contract.validate(event)
         if problem is not None:
             self.reject(event_type, problem)
             return errors.violation(problem)
-        outcome = await self.produce(event)
+        [outcome] = await self.produce([event])
         if outcome.status != "accepted":
             return errors.unavailable(outcome.error.message if outcome.error else "")
         return PlainTextResponse(text)
@@ -150,15 +161,20 @@ class Ingest:
         return errors.error(400, "(body)", "shape", 'send one event object, or {"events": [event, ...]}')
 
     async def _single(self, request: Request, raw: dict[str, Any]) -> Response:
-        event_or_outcome = self._prepare(request, raw)
+        common = self.common_envelope(request)
+        problem = self.contract.validate_request_fields(common)
+        if problem is not None:
+            self.reject(str(raw.get("event_type")), problem)
+            return errors.violation(problem)
+        event_or_outcome = self._prepare(raw, common)
         if isinstance(event_or_outcome, Outcome):
             assert event_or_outcome.error is not None
             status = 413 if event_or_outcome.error.rule == "maxBytes" else 422
             return errors.violation(event_or_outcome.error, status)
-        outcome = await self.produce(event_or_outcome)
+        [outcome] = await self.produce([event_or_outcome])
         if outcome.status != "accepted":
             return errors.unavailable(outcome.error.message if outcome.error else "")
-        return JSONResponse({"status": "accepted", "event_id": outcome.event_id})
+        return errors.FastJSONResponse({"status": "accepted", "event_id": outcome.event_id})
 
     async def _batch(self, request: Request, raw_events: Any) -> Response:
         if not isinstance(raw_events, list):
@@ -169,9 +185,13 @@ class Ingest:
             )
         if not raw_events:
             return errors.error(422, "events", "minItems", "the batch is empty")
-        prepared = [self._prepare(request, raw) for raw in raw_events]
+        common = self.common_envelope(request)
+        problem = self.contract.validate_request_fields(common)
+        if problem is not None:  # a header every event would carry is invalid
+            return errors.violation(problem)
+        prepared = [self._prepare(raw, common) for raw in raw_events]
         to_send = [(i, e) for i, e in enumerate(prepared) if not isinstance(e, Outcome)]
-        sent = await asyncio.gather(*(self.produce(e) for _, e in to_send))
+        sent = await self.produce([e for _, e in to_send])
         outcomes: list[Outcome] = [e if isinstance(e, Outcome) else Outcome("pending") for e in prepared]
         for (i, _), outcome in zip(to_send, sent, strict=True):
             outcomes[i] = outcome
@@ -185,10 +205,11 @@ class Ingest:
             status, headers = 207, None
         else:
             status, headers = 200, None
-        return JSONResponse(body, status, headers=headers)
+        return errors.FastJSONResponse(body, status, headers=headers)
 
-    def _prepare(self, request: Request, raw: Any) -> dict[str, Any] | Outcome:
-        """A client event -> the event to produce, or the reason it is rejected."""
+    def _prepare(self, raw: Any, common: Mapping[str, Any]) -> dict[str, Any] | Outcome:
+        """A client event -> the event to produce, or the reason it is rejected.
+        `common` passed `validate_request_fields` already."""
         if not isinstance(raw, dict):
             return self.reject("(unknown)", Violation("(event)", "type", "each event must be a JSON object"))
         event_type = raw.get("event_type")
@@ -210,8 +231,8 @@ class Ingest:
         problem = client_field_problem(raw)
         if problem is not None:
             return self.reject(event_type, problem)
-        event = self.envelope_for(request, event_type, raw)
-        problem = self.contract.validate(event)
+        event = self.envelope_for(event_type, raw, common)
+        problem = self.contract.validate(event, request_fields_checked=True)
         if problem is not None:
             return self.reject(event_type, problem)
         return event

@@ -31,7 +31,7 @@ EVENTS = Counter(
 )
 PRODUCE_SECONDS = Histogram(
     "gamepipe_api_produce_seconds",
-    "Time from produce to the broker's acks=all acknowledgement",
+    "Time from producing a request's events to the broker's acks=all acknowledgement of all of them",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 IN_FLIGHT = Gauge("gamepipe_api_requests_in_flight", "Requests being handled", multiprocess_mode="livesum")

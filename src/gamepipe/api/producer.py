@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -49,22 +50,27 @@ class EventProducer:
         while not self._stop.is_set():
             self._producer.poll(0.05)
 
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+    @property
+    def timeout_s(self) -> float:
+        return self._timeout_s
+
+    def submit(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> Delivery:
+        """Queue records (key, value); the returned `Delivery` completes once the broker
+        has acknowledged or librdkafka has failed each of them (after `timeout_s`)."""
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        delivery = Delivery(loop, len(records))
+        for i, (key, value) in enumerate(records):
+            try:
+                self._producer.produce(topic, value=value, key=key, on_delivery=delivery.callback(i))
+            except BufferError:
+                delivery.report(i, "producer queue is full")
+        return delivery
 
-        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            if err is None:
-                loop.call_soon_threadsafe(_resolve, done, None)
-            else:
-                loop.call_soon_threadsafe(_resolve, done, ProduceFailed(str(err)))
-
-        try:
-            self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
-        except BufferError as exc:
-            raise ProduceFailed("producer queue is full") from exc
-        # librdkafka times the message out itself; the extra second only guards a hang.
-        await asyncio.wait_for(done, timeout=self._timeout_s + 1.0)
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Produce one record and wait for its acknowledgement, or raise ProduceFailed."""
+        [error] = await self.submit(topic, [(key, value)]).wait(self._timeout_s + 1.0)
+        if error is not None:
+            raise ProduceFailed(error)
 
     def ping(self, timeout_s: float = 2.0) -> bool:
         """True when the broker answers a metadata request."""
@@ -82,10 +88,43 @@ class EventProducer:
         return left
 
 
-def _resolve(fut: asyncio.Future[None], outcome: Exception | None) -> None:
-    if fut.done():
-        return
-    if outcome is None:
+PENDING = "no acknowledgement within the bound"
+
+
+class Delivery:
+    """The outcome of a group of records: one loop wake-up for the whole group, not one
+    per record (librdkafka's callbacks run on the poll thread)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self._loop = loop
+        self._done: asyncio.Future[None] = loop.create_future()
+        # None once acknowledged; an error message otherwise.
+        self.errors: list[str | None] = [PENDING] * count
+        self._left = count
+        self._lock = threading.Lock()
+        if count == 0:
+            self._done.set_result(None)
+
+    def callback(self, index: int) -> Callable[[KafkaError | None, Message], None]:
+        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+            self.report(index, None if err is None else str(err))
+
+        return on_delivery
+
+    def report(self, index: int, error: str | None) -> None:
+        self.errors[index] = error
+        with self._lock:
+            self._left -= 1
+            last = self._left == 0
+        if last:
+            self._loop.call_soon_threadsafe(_finish, self._done)
+
+    async def wait(self, timeout_s: float) -> list[str | None]:
+        """Per record: None if acknowledged, else why not (PENDING if it timed out)."""
+        await asyncio.wait([self._done], timeout=timeout_s)
+        return list(self.errors)
+
+
+def _finish(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
         fut.set_result(None)
-    else:
-        fut.set_exception(outcome)

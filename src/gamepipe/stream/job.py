@@ -70,7 +70,9 @@ def table_name(settings: Settings, table: str) -> str:
 
 
 def create_tables(spark: SparkSession, settings: Settings, contract: Contract) -> None:
-    """Create every routed table that does not exist yet (Iceberg v2, by event day)."""
+    """Create every routed table that does not exist yet (Iceberg v2, by event day),
+    and add the columns a newer contract has to those that do (no rewrite: rows
+    written before read the new columns as null)."""
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.`{settings.catalog.namespace}`")
     for event_type, table in settings.stream.routes.items():
         cols = ",\n  ".join(f"`{name}` {sql_type(kind)}" for name, kind in contract.table_columns(event_type))
@@ -86,6 +88,12 @@ TBLPROPERTIES (
   'write.metadata.previous-versions-max' = '50'
 )"""
         )
+        existing = {f.name for f in spark.table(table_name(settings, table)).schema.fields}
+        missing = [(n, k) for n, k in contract.table_columns(event_type) if n not in existing]
+        if missing:
+            added = ", ".join(f"`{n}` {sql_type(k)}" for n, k in missing)
+            spark.sql(f"ALTER TABLE {table_name(settings, table)} ADD COLUMNS ({added})")
+            print(f"gamepipe stream: {table}: added columns {[n for n, _ in missing]}", flush=True)
 
 
 def start_queries(spark: SparkSession, settings: Settings, contract: Contract) -> list[StreamingQuery]:
