@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 
 from gamepipe.api.app import create_app
 from gamepipe.config import Settings
+from gamepipe.stack.base import stop_group
 from gamepipe.stack.kafka import Kafka, ensure_topic
 from tests.kafka_helpers import consume
 
@@ -125,7 +126,7 @@ def api_process(
         [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", "1", "--loop", "uvloop", "--workers-kill-timeout", "20",
          "gamepipe.api.app:create_app"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -139,7 +140,7 @@ def api_process(
         time.sleep(0.2)
     yield proc, base, unique, tmp_path / "api.log"
     if proc.poll() is None:
-        proc.kill()
+        stop_group(proc.pid, timeout_s=20)  # the server and its worker processes
     proc.wait()
     log.close()
 
