@@ -93,9 +93,12 @@ def status() -> None:
     console.print(table)
     stream_status = Stream(settings).status()
     if stream_status:
-        tables = Table("table", "batch", "last trigger", "rows/s")
-        for name, t in stream_status.get("tables", {}).items():
-            tables.add_row(name, str(t.get("batch")), str(t.get("last_trigger")), f"{t.get('rows_per_s') or 0:.0f}")
+        from gamepipe.stream.monitor import health
+
+        tables = Table("table", "batch", "last commit", "rows/s", "kafka lag")
+        for t in health(settings, stream_status):
+            lag = "?" if t.lag is None else str(t.lag)
+            tables.add_row(t.table, str(t.batch), t.last_commit or "-", f"{t.rows_per_s or 0:.0f}", lag)
         console.print(tables)
 
 
@@ -140,21 +143,101 @@ def query(sql: Annotated[str, typer.Argument(help="SQL, or @name for queries/<na
 
 @app.command()
 def load(
-    scenario: Annotated[str, typer.Option(help="traffic to send: seed")] = "seed",
+    scenario: Annotated[str, typer.Option(help="seed (the seed's generate_data.sh) or game (a population)")] = "seed",
+    players: Annotated[int, typer.Option(help="game: players in the population")] = 500,
+    requests: Annotated[int, typer.Option("--requests", "--events", help="game: events to send")] = 20000,
+    concurrency: Annotated[int, typer.Option(help="game: ab processes in parallel")] = 8,
+    seed: Annotated[int, typer.Option(help="game: random seed (same seed, same plan)")] = 42,
+    faults: Annotated[int, typer.Option(help="game: how many of each fault to inject")] = 0,
 ) -> None:
     """Send game traffic to the API with Apache Bench."""
-    from gamepipe import load as ld
+    settings = _settings()
+    if scenario == "seed":
+        from gamepipe import load as ld
 
-    if scenario != "seed":
-        _fail(f"unknown scenario {scenario!r}; available: seed")
-    runs = _guard(lambda: ld.run_seed(_settings(), _say))
-    _print_load_summary(runs)
+        runs = _guard(lambda: ld.run_seed(settings, _say))
+        _print_load_summary(runs)
+    elif scenario == "game":
+        manifest = _run_game(settings, players, requests, concurrency, seed, faults)
+        _print_game_summary(manifest)
+    else:
+        _fail(f"unknown scenario {scenario!r}; available: seed, game")
+
+
+def _run_game(settings: Settings, players: int, events: int, concurrency: int, seed: int, faults: int) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gamepipe.load.game import run_game
+
+    columns = (
+        TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TextColumn("events"),
+        TextColumn("{task.fields[rate]:>8} ev/s  ok {task.fields[ok]}  errors {task.fields[errors]}"),
+        TimeElapsedColumn(),
+    )  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("load", total=events, rate="-", ok=0, errors=0)
+        started = time.monotonic()
+
+        def progress(sent: int, ok: int, errors: int) -> None:
+            rate = f"{sent / max(time.monotonic() - started, 1e-3):,.0f}"
+            bar.update(task, completed=sent, rate=rate, ok=ok, errors=errors)
+
+        return _guard(lambda: run_game(settings, seed, players, events, concurrency, faults, progress))
+
+
+def _print_game_summary(m: Any) -> None:
+    r = m["requests"]
+    table = Table("run " + m["run_id"], "value")
+    table.add_row("requests sent (ab)", f"{r['sent']:,}  {r['by_kind']}")
+    table.add_row("answered 2xx / non-2xx", f"{r['2xx']:,} / {r['non_2xx']:,}")
+    table.add_row("answered as expected", f"{r['answered_as_expected']:,}  unexpected: {r['unexpected_by_kind'] or 0}")
+    table.add_row("events accepted", f"{m['accepted_events']:,} of {m['truth']['events']:,} planned")
+    table.add_row("requests/s, events/s", f"{m['requests_per_s']}, {m['events_per_s']}")
+    lat = m["latency_ms"]
+    table.add_row("latency ms (ab) p50/p95/p99/max", f"{lat['p50']}/{lat['p95']}/{lat['p99']}/{lat['max']}")
+    table.add_row("manifest", f"var/runs/{m['run_id']}/manifest.json")
+    console.print(table)
 
 
 def _print_load_summary(runs: Any) -> None:
     sent = sum(r.requests for r in runs)
     ok = sum(r.stats.ok for r in runs)
     _say(f"sent {sent} requests: {ok} answered 2xx, {sent - ok} not")
+
+
+@app.command()
+def verify(
+    run: Annotated[str, typer.Argument(help="run id under var/runs/ (default: the latest)")] = "",
+    wait: Annotated[float, typer.Option(help="seconds to wait for the events to land")] = 120.0,
+) -> None:
+    """Reconcile a load run's ground truth with the tables (through Trino)."""
+    from gamepipe import verify as vf
+
+    settings = _settings()
+    try:
+        manifest = vf.load_manifest(settings, run or vf.latest_run(settings))
+    except vf.VerifyError as exc:
+        _fail(str(exc))
+        return
+    deadline = time.monotonic() + wait
+    while True:
+        results = _guard(lambda: vf.checks(settings, manifest))
+        if all(c.ok for c in results) or time.monotonic() > deadline:
+            break
+        time.sleep(settings.stream.trigger_seconds)
+    table = Table("check", "expected", "found", "")
+    for c in results:
+        table.add_row(c.what, _short(c.expected), _short(c.found), "[green]ok[/]" if c.ok else "[red]MISMATCH[/]")
+    console.print(table)
+    bad = [c for c in results if not c.ok]
+    if bad:
+        _fail(f"run {manifest['run_id']}: {len(bad)} check(s) failed: " + "; ".join(c.what for c in bad))
+    _say(f"run {manifest['run_id']}: all {len(results)} checks passed")
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @app.command()
@@ -183,7 +266,8 @@ def demo() -> None:
     summary.add_row("accepted (2xx)", str(accepted))
     summary.add_row("rejected / failed", str(sent - accepted))
     for x in landings:
-        summary.add_row(f"landed in {x.table}", f"{x.landed} (expected {x.expected})")
+        earlier = f"; {x.before} from earlier runs" if x.before else ""
+        summary.add_row(f"landed in {x.table}", f"{x.this_run} (expected {x.expected - x.before}{earlier})")
     summary.add_row("traffic -> landed", f"{landed_after:.1f}s")
     summary.add_row("elapsed", f"{time.monotonic() - started:.0f}s")
     console.print(summary)

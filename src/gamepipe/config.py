@@ -86,6 +86,12 @@ class StreamSettings(_Section):
     master: str = "local[2]"
     driver_memory: str = "1g"
     trigger_seconds: float = 2.0
+    # Every valid event also lands here (None: no such table).
+    all_events_table: str | None = "events"
+    # Kafka records that are not valid events, with the reason (None: dropped, counted).
+    rejected_table: str | None = "rejected_events"
+    # Dedup by event_id within this much event time (received_at); None disables it.
+    dedup_watermark: str | None = "10 minutes"
     # event_type -> table; every routed table gets the seed's columns plus its payload.
     routes: dict[str, str] = Field(
         default_factory=lambda: {

@@ -216,21 +216,35 @@ class Contract:
                     sources.setdefault(name, event_type)
         return cols
 
-    def table_columns(self, event_type: str) -> list[tuple[str, str]]:
-        """Columns of a routed table: the seed's, then the envelope, then the payload."""
+    def table_columns(self, event_type: str | None) -> list[tuple[str, str]]:
+        """Columns of a routed table: the seed's, then the envelope, then the payload
+        (of every event type when `event_type` is None: the all-events table)."""
         seed = dict(SEED_COLUMNS)
         cols = list(SEED_COLUMNS)
         for name, prop in self.envelope["properties"].items():
             if name not in seed:
                 cols.append((name, logical_type(name, prop)))
         seen = {name for name, _ in cols}
-        for version in sorted(self.schemas[event_type]):
-            for name, prop in self.schemas[event_type][version].fields.items():
-                if name not in seen:
-                    cols.append((name, logical_type(name, prop)))
-                    seen.add(name)
+        for each in [event_type] if event_type else self.event_types:
+            for version in sorted(self.schemas[each]):
+                for name, prop in self.schemas[each][version].fields.items():
+                    if name not in seen:
+                        cols.append((name, logical_type(name, prop)))
+                        seen.add(name)
         return cols
 
+
+# The dead-letter table: Kafka records that are not valid events, with the reason.
+REJECTED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("reason", "string"),
+    ("raw_value", "binary"),
+    ("raw_event", "string"),
+    ("topic", "string"),
+    ("partition", "int"),
+    ("offset", "long"),
+    ("timestamp", "timestamp"),
+    ("rejected_at", "timestamp"),
+)
 
 # Envelope fields a client may set itself (the rest are the server's).
 CLIENT_ENVELOPE_FIELDS = ("event_id", "client_ts", "player_id", "session_id")

@@ -104,4 +104,6 @@ class Stream(Service):
         return bool(status.get("ready")) and time.time() - float(str(status.get("updated", 0))) < 30
 
     def describe(self) -> str:
-        return f"trigger={self.settings.stream.trigger_seconds}s tables={sorted(self.settings.stream.routes.values())}"
+        st = self.settings.stream
+        tables = [*st.routes.values(), st.all_events_table, st.rejected_table]
+        return f"trigger={st.trigger_seconds}s tables={[t for t in tables if t]}"

@@ -1,7 +1,8 @@
-"""The streaming job: Kafka topic -> one Iceberg table per routed event type.
+"""The streaming job: Kafka topic -> Iceberg tables.
 
 In: records of `kafka.topic`. Out: rows appended to `<catalog>.<namespace>.<table>` for
-each `stream.routes` entry, through Iceberg's streaming sink (an atomic commit per
+each `stream.routes` entry, every valid event to `stream.all_events_table`, every
+invalid record to `stream.rejected_table`, through Iceberg's streaming sink (an atomic commit per
 micro-batch, and a batch already committed is skipped on restart: exactly-once with
 the checkpoint under `var/stream/checkpoints/<table>`). The job writes its progress
 to `var/stream/status.json` for `gamepipe status` and the stack's health check.
@@ -10,6 +11,7 @@ Reads settings: kafka.*, catalog.*, stream.*, warehouse.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import time
@@ -20,8 +22,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
 from gamepipe.config import Settings
-from gamepipe.events import Contract, load_contract
-from gamepipe.stream.transform import parse, route, sql_type
+from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
+from gamepipe.stream.transform import parse, rejected, route, sql_type, valid_events
 
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
 
@@ -69,18 +71,29 @@ def table_name(settings: Settings, table: str) -> str:
     return f"{settings.catalog.name}.`{settings.catalog.namespace}`.{table}"
 
 
+def tables(settings: Settings, contract: Contract) -> list[tuple[str, list[tuple[str, str]], str]]:
+    """(table, columns, partition column) for every table the job writes."""
+    out = [(table, contract.table_columns(t), "received_at") for t, table in settings.stream.routes.items()]
+    if settings.stream.all_events_table:
+        out.append((settings.stream.all_events_table, contract.table_columns(None), "received_at"))
+    if settings.stream.rejected_table:
+        out.append((settings.stream.rejected_table, list(REJECTED_COLUMNS), "timestamp"))
+    return out
+
+
 def create_tables(spark: SparkSession, settings: Settings, contract: Contract) -> None:
-    """Create every routed table that does not exist yet (Iceberg v2, by event day),
-    and add the columns a newer contract has to those that do (no rewrite: rows
-    written before read the new columns as null)."""
+    """Create every table that does not exist yet (Iceberg v2, by day), and add the
+    columns a newer contract has to those that do (no rewrite: rows written before
+    read the new columns as null)."""
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.`{settings.catalog.namespace}`")
-    for event_type, table in settings.stream.routes.items():
-        cols = ",\n  ".join(f"`{name}` {sql_type(kind)}" for name, kind in contract.table_columns(event_type))
+    for table, columns, day_column in tables(settings, contract):
+        name = table_name(settings, table)
+        cols = ",\n  ".join(f"`{n}` {sql_type(k)}" for n, k in columns)
         spark.sql(
-            f"""CREATE TABLE IF NOT EXISTS {table_name(settings, table)} (
+            f"""CREATE TABLE IF NOT EXISTS {name} (
   {cols}
 ) USING iceberg
-PARTITIONED BY (days(received_at))
+PARTITIONED BY (days(`{day_column}`))
 TBLPROPERTIES (
   'format-version' = '2',
   'write.parquet.compression-codec' = 'zstd',
@@ -88,15 +101,17 @@ TBLPROPERTIES (
   'write.metadata.previous-versions-max' = '50'
 )"""
         )
-        existing = {f.name for f in spark.table(table_name(settings, table)).schema.fields}
-        missing = [(n, k) for n, k in contract.table_columns(event_type) if n not in existing]
+        existing = {f.name for f in spark.table(name).schema.fields}
+        missing = [(n, k) for n, k in columns if n not in existing]
         if missing:
             added = ", ".join(f"`{n}` {sql_type(k)}" for n, k in missing)
-            spark.sql(f"ALTER TABLE {table_name(settings, table)} ADD COLUMNS ({added})")
+            spark.sql(f"ALTER TABLE {name} ADD COLUMNS ({added})")
             print(f"gamepipe stream: {table}: added columns {[n for n, _ in missing]}", flush=True)
 
 
 def start_queries(spark: SparkSession, settings: Settings, contract: Contract) -> list[StreamingQuery]:
+    """One streaming query per table, each with its own checkpoint, each committed by
+    Iceberg's streaming sink (atomic, and a batch already committed is skipped)."""
     k = settings.kafka
     source = (
         spark.readStream.format("kafka")
@@ -106,14 +121,19 @@ def start_queries(spark: SparkSession, settings: Settings, contract: Contract) -
         .load()
     )
     parsed = parse(source, contract)
+    st = settings.stream
+    outputs = {table: route(valid_events(parsed, st.dedup_watermark), contract, t) for t, table in st.routes.items()}
+    if st.all_events_table:
+        outputs[st.all_events_table] = route(valid_events(parsed, st.dedup_watermark), contract, None)
+    if st.rejected_table:
+        outputs[st.rejected_table] = rejected(parsed)
     queries = []
-    for event_type, table in settings.stream.routes.items():
+    for table, frame in outputs.items():
         query = (
-            route(parsed, contract, event_type)
-            .writeStream.format("iceberg")
+            frame.writeStream.format("iceberg")
             .queryName(table)
             .outputMode("append")
-            .trigger(processingTime=f"{settings.stream.trigger_seconds} seconds")
+            .trigger(processingTime=f"{st.trigger_seconds} seconds")
             .option("checkpointLocation", str(settings.var / "stream" / "checkpoints" / table))
             .option("fanout-enabled", "true")
             .toTable(table_name(settings, table))
@@ -133,7 +153,9 @@ def write_status(path: Path, queries: list[StreamingQuery]) -> None:
             "last_trigger": progress.get("timestamp"),
             "input_rows": sink_rows,
             "rows_per_s": progress.get("processedRowsPerSecond"),
-            "offsets": progress.get("sources", [{}])[0].get("endOffset") if progress else None,
+            "offsets": _offsets(progress.get("sources", [{}])[0].get("endOffset")) if progress else None,
+            # Rows the dedup operator dropped as later than its watermark (the late policy).
+            "late_rows": sum(op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", [])),
         }
     status = {
         "ready": all(q.isActive for q in queries),
@@ -144,6 +166,16 @@ def write_status(path: Path, queries: list[StreamingQuery]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(status, indent=2))
     tmp.replace(path)
+
+
+def _offsets(raw: Any) -> Any:
+    """Spark's endOffset as a plain object: it comes as JSON text or as a dict's repr."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return ast.literal_eval(raw)
 
 
 def run(settings: Settings) -> None:

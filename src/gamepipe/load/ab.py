@@ -1,9 +1,7 @@
-"""Traffic with Apache Bench (`ab`), as the seed generated it.
+"""Running Apache Bench (`ab`) and reading what it reports.
 
-In: a scenario name. Out: the `ab` runs made, each with what was sent and how it was
-answered (`AbRun`), and the expected landings per event type. The `seed` scenario is
-the seed's `generate_data.sh` loop body, once through: six `ab -n 10` runs from two
-hosts. Reads settings: api.host, api.port.
+In: a URL, a request count, a concurrency, headers, optionally a body to POST. Out:
+`AbStats` (complete, failed, non-2xx, requests/s, latency percentiles).
 """
 
 from __future__ import annotations
@@ -11,31 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from gamepipe.config import Settings
-
-# route path -> event type (the API's seed routes)
-ROUTE_EVENT = {
-    "/": "default",
-    "/purchase_a_sword": "purchase_sword",
-    "/purchase_a_shield": "purchase_shield",
-    "/join_guild": "join_guild",
-    "/purchase_a_potion": "purchase_potion",
-}
-
-# The seed's generate_data.sh, one pass: (Host header, route), each `ab -n 10`.
-SEED_PLAN: tuple[tuple[str, str], ...] = (
-    ("user1.comcast.com", "/"),
-    ("user1.comcast.com", "/purchase_a_sword"),
-    ("user1.comcast.com", "/join_guild"),
-    ("user2.att.com", "/"),
-    ("user2.att.com", "/purchase_a_sword"),
-    ("user1.comcast.com", "/join_guild"),
-)
-SEED_REQUESTS = 10
 
 
 class LoadError(RuntimeError):
@@ -56,18 +30,6 @@ class AbStats:
         """Requests answered 2xx. `ab` counts a changed body length as a failure though
         the answer arrived; connect/receive/exception failures got no answer at all."""
         return self.complete - self.non_2xx - (self.failed - self.length_failures)
-
-
-@dataclass(frozen=True)
-class AbRun:
-    host: str
-    route: str
-    requests: int
-    stats: AbStats
-
-    @property
-    def event_type(self) -> str:
-        return ROUTE_EVENT[self.route]
 
 
 def parse_ab(output: str) -> AbStats:
@@ -111,24 +73,3 @@ def run_ab(url: str, requests: int, concurrency: int = 1, headers: dict[str, str
     if result.returncode != 0 and "Complete requests" not in result.stdout:
         raise LoadError(f"`ab` failed against {url}: {result.stderr.strip() or result.stdout[-500:]}")
     return parse_ab(result.stdout)
-
-
-def run_seed(settings: Settings, say: Callable[[str], None] = print) -> list[AbRun]:
-    base = f"http://{settings.api.host}:{settings.api.port}"
-    runs = []
-    for host, route in SEED_PLAN:
-        stats = run_ab(base + route, SEED_REQUESTS, headers={"Host": host})
-        run = AbRun(host, route, SEED_REQUESTS, stats)
-        say(
-            f"  ab -n {SEED_REQUESTS} -H 'Host: {host}' {route:<18} -> {stats.ok} x 2xx, "
-            f"{stats.non_2xx} non-2xx, {stats.failed} failed"
-        )
-        runs.append(run)
-    return runs
-
-
-def accepted_by_type(runs: list[AbRun]) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for run in runs:
-        counts[run.event_type] += run.stats.ok
-    return counts

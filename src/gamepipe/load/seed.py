@@ -1,0 +1,67 @@
+"""The `seed` scenario: the seed's `generate_data.sh` loop body, once through.
+
+Six `ab -n 10` runs from two hosts, GET on the seed's routes. Out: the runs made
+(`AbRun`) and the accepted count per event type. Reads settings: api.host, api.port.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gamepipe.config import Settings
+from gamepipe.load.ab import AbStats, run_ab
+
+# route path -> event type (the API's seed routes)
+ROUTE_EVENT = {
+    "/": "default",
+    "/purchase_a_sword": "purchase_sword",
+    "/purchase_a_shield": "purchase_shield",
+    "/join_guild": "join_guild",
+    "/purchase_a_potion": "purchase_potion",
+}
+
+# The seed's generate_data.sh, one pass: (Host header, route), each `ab -n 10`.
+SEED_PLAN: tuple[tuple[str, str], ...] = (
+    ("user1.comcast.com", "/"),
+    ("user1.comcast.com", "/purchase_a_sword"),
+    ("user1.comcast.com", "/join_guild"),
+    ("user2.att.com", "/"),
+    ("user2.att.com", "/purchase_a_sword"),
+    ("user1.comcast.com", "/join_guild"),
+)
+SEED_REQUESTS = 10
+
+
+@dataclass(frozen=True)
+class AbRun:
+    host: str
+    route: str
+    requests: int
+    stats: AbStats
+
+    @property
+    def event_type(self) -> str:
+        return ROUTE_EVENT[self.route]
+
+
+def run_seed(settings: Settings, say: Callable[[str], None] = print) -> list[AbRun]:
+    base = f"http://{settings.api.host}:{settings.api.port}"
+    runs = []
+    for host, route in SEED_PLAN:
+        stats = run_ab(base + route, SEED_REQUESTS, headers={"Host": host})
+        run = AbRun(host, route, SEED_REQUESTS, stats)
+        say(
+            f"  ab -n {SEED_REQUESTS} -H 'Host: {host}' {route:<18} -> {stats.ok} x 2xx, "
+            f"{stats.non_2xx} non-2xx, {stats.failed} failed"
+        )
+        runs.append(run)
+    return runs
+
+
+def accepted_by_type(runs: list[AbRun]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for run in runs:
+        counts[run.event_type] += run.stats.ok
+    return counts

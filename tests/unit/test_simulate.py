@@ -1,0 +1,46 @@
+"""The game simulator: same seed, same plan; a population that looks like a game."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from gamepipe.load.game import make_calls
+from gamepipe.simulate import plan
+
+
+def test_same_seed_same_plan() -> None:
+    a, b = plan(7, 200, 3000, run_id="r"), plan(7, 200, 3000, run_id="r")
+    assert a.events == b.events
+    assert a.truth() == b.truth()
+    assert plan(8, 200, 3000, run_id="r").events != a.events
+
+
+def test_exact_event_count_and_unique_ids() -> None:
+    p = plan(1, 100, 1234, run_id="r")
+    assert len(p.events) == 1234 == p.truth()["events"]
+    assert len({e["event_id"] for e in p.events}) == 1234
+
+
+def test_spending_is_skewed_and_guilds_are_uneven() -> None:
+    p = plan(3, 1000, 30000, run_id="r")
+    spend: Counter[str] = Counter()
+    for e in p.events:
+        if "price" in e:
+            spend[e["player_id"]] += e["price"]
+    top_tenth = sum(v for _, v in spend.most_common(len(p.players) // 10))
+    assert top_tenth > 0.5 * sum(spend.values()), "a few whales bring most revenue"
+    assert p.truth()["paying_players"] < len(p.players) / 2, "most players never pay"
+    joins = sorted(p.truth()["guild_joins"].values(), reverse=True)
+    assert joins[0] > 3 * joins[-1], "guild popularity is uneven"
+
+
+def test_calls_carry_every_event_once_plus_faults(tmp_path: Path) -> None:
+    p = plan(5, 50, 2000, run_id="r")
+    calls = make_calls(p, tmp_path, faults=2)
+    kinds = Counter(c.kind for c in calls)
+    assert sum(c.events for c in calls if c.kind in ("visit", "batch")) == 2000
+    assert kinds["visit"] > 0 and kinds["batch"] > 0
+    assert (kinds["malformed"], kinds["oversize"], kinds["duplicates"]) == (2, 2, 1)
+    assert all(c.expect == 400 for c in calls if c.kind == "malformed")
+    assert all(c.expect == 413 for c in calls if c.kind == "oversize")

@@ -1,0 +1,89 @@
+"""The stream's transforms on a local Spark session, no Kafka: parse, reject, dedup, route."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+
+from gamepipe.config import load_settings
+from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
+from gamepipe.stream.transform import parse, rejected, route, valid_events
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[SparkSession]:
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("gamepipe-unit")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def contract() -> Contract:
+    return load_contract(load_settings().schemas_dir)
+
+
+def event(event_type: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": 1,
+        "received_at": "2026-11-28T08:00:00.000Z", "is_synthetic": False, "host": "h", **fields,
+    }  # fmt: skip
+
+
+def kafka_rows(spark: SparkSession, values: list[bytes]):  # type: ignore[no-untyped-def]
+    now = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    return spark.createDataFrame(
+        [(v, now, "events", 0, i) for i, v in enumerate(values)],
+        "value binary, timestamp timestamp, topic string, partition int, offset long",
+    )
+
+
+def test_invalid_records_are_rejected_with_their_reason(spark: SparkSession, contract: Contract) -> None:
+    sword = event("purchase_sword", price=9.99, currency="EUR", sword_type="katana")
+    values = [
+        json.dumps(sword).encode(),
+        b"hello, not json",
+        json.dumps(event("buy_castle")).encode(),
+        json.dumps(event("purchase_sword", price="abc")).encode(),
+        json.dumps(event("purchase_sword", schema_version=9)).encode(),
+        json.dumps({k: v for k, v in event("default").items() if k != "event_id"}).encode(),
+    ]
+    parsed = parse(kafka_rows(spark, values), contract)
+    reasons = [r.reject_reason for r in parsed.orderBy("offset").collect()]
+    assert reasons == [
+        None, "not_json", "unknown_event_type", "schema_mismatch", "unknown_schema_version", "missing_event_id",
+    ]  # fmt: skip
+
+    dead = rejected(parsed).orderBy("offset").collect()
+    assert [name for name, _ in REJECTED_COLUMNS] == rejected(parsed).columns
+    assert dead[0].raw_value == b"hello, not json" and dead[0].offset == 1 and dead[0].topic == "events"
+
+    [row] = route(valid_events(parsed, None), contract, "purchase_sword").collect()
+    assert row.event_id == sword["event_id"] and str(row.price) == "9.99" and row.host == "h"
+    assert row.raw_event == values[0].decode()
+
+
+def test_duplicates_collapse_and_routing_keeps_table_columns(spark: SparkSession, contract: Contract) -> None:
+    sword = event("purchase_sword", price=1.5)
+    guild = event("join_guild", guild_name="Knights")
+    values = [json.dumps(e).encode() for e in (sword, sword, sword, guild)]
+    valid = valid_events(parse(kafka_rows(spark, values), contract), "10 minutes")
+    swords = route(valid, contract, "purchase_sword")
+    assert swords.columns == [name for name, _ in contract.table_columns("purchase_sword")]
+    assert swords.count() == 1
+    everything = route(valid, contract, None)
+    assert everything.columns == [name for name, _ in contract.table_columns(None)]
+    assert sorted(r.event_type for r in everything.collect()) == ["join_guild", "purchase_sword"]
