@@ -219,7 +219,15 @@ def verify(
     except vf.VerifyError as exc:
         _fail(str(exc))
         return
-    deadline = time.monotonic() + wait
+    if not _verify(settings, manifest, wait):
+        raise typer.Exit(1)
+
+
+def _verify(settings: Settings, manifest: Any, wait_s: float) -> bool:
+    """Run the checks until they pass or `wait_s` is over; print them; True if all pass."""
+    from gamepipe import verify as vf
+
+    deadline = time.monotonic() + wait_s
     while True:
         results = _guard(lambda: vf.checks(settings, manifest))
         if all(c.ok for c in results) or time.monotonic() > deadline:
@@ -231,8 +239,11 @@ def verify(
     console.print(table)
     bad = [c for c in results if not c.ok]
     if bad:
-        _fail(f"run {manifest['run_id']}: {len(bad)} check(s) failed: " + "; ".join(c.what for c in bad))
+        console.print(f"[bold red]error:[/] run {manifest['run_id']}: {len(bad)} check(s) failed: "
+                      + "; ".join(c.what for c in bad))  # fmt: skip
+        return False
     _say(f"run {manifest['run_id']}: all {len(results)} checks passed")
+    return True
 
 
 def _short(value: Any) -> str:
@@ -241,38 +252,54 @@ def _short(value: Any) -> str:
 
 
 @app.command()
-def demo() -> None:
-    """Start the stack, run the seed scenario, wait until it landed, run the seed's queries."""
+def demo(
+    players: Annotated[int, typer.Option(help="game traffic: players")] = 500,
+    events: Annotated[int, typer.Option(help="game traffic: events")] = 20000,
+) -> None:
+    """The whole pipeline: stack up, the seed's traffic and queries, game traffic, verify."""
     from gamepipe import demo as dm
     from gamepipe import query as q
     from gamepipe.stack.manager import up as do_up
 
     settings = _settings()
     started = time.monotonic()
-    _say("1/4 starting the stack")
+    _say("1/6 starting the stack")
     _guard(lambda: do_up(settings, _say))
-    _say("2/4 sending the seed's traffic with ab (generate_data.sh, once through)")
+    _say("2/6 the seed's traffic with ab (generate_data.sh, once through)")
     t0 = time.monotonic()
     runs, landings = _guard(lambda: dm.run_seed_scenario(settings, _say))
-    landed_after = time.monotonic() - t0
-    _say("3/4 the seed's Presto queries, through Trino")
+    seed_landed_s = time.monotonic() - t0
+    _say("3/6 the seed's Presto queries, through Trino")
     for sql in q.SEED_QUERIES:
         print_result(sql, _guard(functools.partial(q.run, settings, sql)))
-    _say("4/4 summary")
+    _say(f"4/6 game traffic with ab: {events:,} events from {players} players, with injected faults")
+    manifest = _run_game(settings, players, events, concurrency=8, seed=42, faults=3)
+    _print_game_summary(manifest)
+    _say("5/6 verify: the run's ground truth against the tables")
+    t1 = time.monotonic()
+    verified = _verify(settings, manifest, wait_s=180)
+    game_landed_s = time.monotonic() - t1
+    _say("6/6 summary")
     summary = Table("", "value")
     sent = sum(r.requests for r in runs)
     accepted = sum(r.stats.ok for r in runs)
-    summary.add_row("requests sent (ab)", str(sent))
-    summary.add_row("accepted (2xx)", str(accepted))
-    summary.add_row("rejected / failed", str(sent - accepted))
+    summary.add_row("seed: requests sent / accepted", f"{sent} / {accepted}")
     for x in landings:
         earlier = f"; {x.before} from earlier runs" if x.before else ""
-        summary.add_row(f"landed in {x.table}", f"{x.this_run} (expected {x.expected - x.before}{earlier})")
-    summary.add_row("traffic -> landed", f"{landed_after:.1f}s")
+        summary.add_row(f"seed: landed in {x.table}", f"{x.this_run} (expected {x.expected - x.before}{earlier})")
+    summary.add_row("seed: traffic -> landed", f"{seed_landed_s:.1f}s")
+    r = manifest["requests"]
+    summary.add_row("game: requests sent / 2xx / refused as planned", f"{r['sent']:,} / {r['2xx']:,} / "
+                    f"{r['non_2xx']:,}")  # fmt: skip
+    summary.add_row("game: events accepted, events/s", f"{manifest['accepted_events']:,}, {manifest['events_per_s']:,}")
+    summary.add_row("game: last event sent -> all verified", f"{game_landed_s:.1f}s")
+    summary.add_row("game: verify", "passed" if verified else "FAILED")
     summary.add_row("elapsed", f"{time.monotonic() - started:.0f}s")
     console.print(summary)
     if any(x.landed != x.expected for x in landings):
-        _fail("landed counts differ from what ab got answered (see above)")
+        _fail("seed: landed counts differ from what ab got answered (see above)")
+    if not verified:
+        _fail(f"game run {manifest['run_id']} does not reconcile (see the checks above)")
 
 
 def main() -> None:

@@ -52,7 +52,7 @@ def latest_run(settings: Settings) -> str:
 
 
 def _grouped(settings: Settings, sql: str) -> dict[str, int]:
-    return {str(k): int(v) for k, v in query.run(settings, sql).rows}
+    return dict(sorted((str(k), int(v)) for k, v in query.run(settings, sql).rows))
 
 
 def checks(settings: Settings, manifest: dict[str, Any]) -> list[Check]:

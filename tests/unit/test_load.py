@@ -46,3 +46,8 @@ def test_seed_plan_is_generate_data_sh() -> None:
     assert len(SEED_PLAN) == 6
     assert sum(1 for _, route in SEED_PLAN if route == "/join_guild") == 2
     assert {host for host, _ in SEED_PLAN} == {"user1.comcast.com", "user2.att.com"}
+
+
+def test_mean_time_per_request_is_read() -> None:
+    stats = parse_ab((DATA / "ab_ok.txt").read_text())
+    assert stats.mean_ms is not None and stats.mean_ms > 0

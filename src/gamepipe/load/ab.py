@@ -24,6 +24,7 @@ class AbStats:
     non_2xx: int
     requests_per_s: float
     percentiles_ms: dict[int, int] = field(default_factory=dict)
+    mean_ms: float | None = None
 
     @property
     def ok(self) -> int:
@@ -43,6 +44,7 @@ def parse_ab(output: str) -> AbStats:
             return default
         raise LoadError(f"`ab` output has no {label!r} line:\n{output[-2000:]}")
 
+    mean = re.search(r"^Time per request:\s+([0-9.]+) \[ms\] \(mean\)$", output, re.MULTILINE)
     # "Failed requests: 3\n   (Connect: 0, Receive: 0, Length: 3, Exceptions: 0)"
     length = re.search(r"\(Connect: \d+, Receive: \d+, Length: (\d+)", output)
     percentiles = {int(p): int(ms) for p, ms in re.findall(r"^\s+(\d+)%\s+(\d+)", output, re.MULTILINE)}
@@ -54,6 +56,7 @@ def parse_ab(output: str) -> AbStats:
         non_2xx=int(number("Non-2xx responses", "0")),
         requests_per_s=float(number("Requests per second")),
         percentiles_ms=percentiles,
+        mean_ms=float(mean.group(1)) if mean else None,
     )
 
 
