@@ -136,7 +136,7 @@ def query(sql: Annotated[str, typer.Argument(help="SQL, or @name for queries/<na
     from gamepipe import query as q
 
     settings = _settings()
-    text = q.named(settings, sql[1:]) if sql.startswith("@") else sql
+    text = _guard(lambda: q.named(settings, sql[1:])) if sql.startswith("@") else sql
     result = _guard(lambda: q.run(settings, text))
     print_result(text.strip(), result)
 
@@ -246,6 +246,31 @@ def _verify(settings: Settings, manifest: Any, wait_s: float) -> bool:
     return True
 
 
+@app.command()
+def report(
+    run: Annotated[str, typer.Option(help="a load run id (default: the latest; 'all' for all data)")] = "",
+    engine: Annotated[str, typer.Option(help="trino (default) or duckdb (embedded)")] = "trino",
+) -> None:
+    """Execute the analytics notebook and render reports/report.html."""
+    from gamepipe import report as rp
+    from gamepipe import verify as vf
+
+    settings = _settings()
+    if engine not in ("trino", "duckdb"):
+        _fail(f"unknown engine {engine!r}; use trino or duckdb")
+    run_id = None if run == "all" else (run or _latest_or_none(settings, vf))
+    _say(f"rendering the report ({'run ' + run_id if run_id else 'all data'}, engine {engine})")
+    html = _guard(lambda: rp.render(settings, run_id, engine))
+    _say(f"report: {html}")
+
+
+def _latest_or_none(settings: Settings, vf: Any) -> str | None:
+    try:
+        return str(vf.latest_run(settings))
+    except vf.VerifyError:
+        return None
+
+
 def _short(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -263,23 +288,27 @@ def demo(
 
     settings = _settings()
     started = time.monotonic()
-    _say("1/6 starting the stack")
+    _say("1/7 starting the stack")
     _guard(lambda: do_up(settings, _say))
-    _say("2/6 the seed's traffic with ab (generate_data.sh, once through)")
+    _say("2/7 the seed's traffic with ab (generate_data.sh, once through)")
     t0 = time.monotonic()
     runs, landings = _guard(lambda: dm.run_seed_scenario(settings, _say))
     seed_landed_s = time.monotonic() - t0
-    _say("3/6 the seed's Presto queries, through Trino")
+    _say("3/7 the seed's Presto queries, through Trino")
     for sql in q.SEED_QUERIES:
         print_result(sql, _guard(functools.partial(q.run, settings, sql)))
-    _say(f"4/6 game traffic with ab: {events:,} events from {players} players, with injected faults")
+    _say(f"4/7 game traffic with ab: {events:,} events from {players} players, with injected faults")
     manifest = _run_game(settings, players, events, concurrency=8, seed=42, faults=3)
     _print_game_summary(manifest)
-    _say("5/6 verify: the run's ground truth against the tables")
+    _say("5/7 verify: the run's ground truth against the tables")
     t1 = time.monotonic()
     verified = _verify(settings, manifest, wait_s=180)
     game_landed_s = time.monotonic() - t1
-    _say("6/6 summary")
+    _say("6/7 the report (notebooks/report.ipynb, executed and rendered)")
+    from gamepipe import report as rp
+
+    html = _guard(lambda: rp.render(settings, manifest["run_id"], "trino"))
+    _say("7/7 summary")
     summary = Table("", "value")
     sent = sum(r.requests for r in runs)
     accepted = sum(r.stats.ok for r in runs)
@@ -294,6 +323,7 @@ def demo(
     summary.add_row("game: events accepted, events/s", f"{manifest['accepted_events']:,}, {manifest['events_per_s']:,}")
     summary.add_row("game: last event sent -> all verified", f"{game_landed_s:.1f}s")
     summary.add_row("game: verify", "passed" if verified else "FAILED")
+    summary.add_row("report", str(html))
     summary.add_row("elapsed", f"{time.monotonic() - started:.0f}s")
     console.print(summary)
     if any(x.landed != x.expected for x in landings):

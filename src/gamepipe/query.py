@@ -1,11 +1,13 @@
-"""Run SQL on Trino, in the seed's Presto session (`--catalog hive --schema default`).
+"""Run SQL on Trino (the seed's Presto session, `--catalog hive --schema default`) or on
+DuckDB embedded (PyIceberg scans the same Iceberg tables into Arrow, DuckDB queries it).
 
-In: SQL text, or the name of a file in `queries/`. Out: a `Result` (column names and
-rows). Reads settings: trino.*.
+In: SQL text, or the name of a file in `queries/` with its `{run_filter}` filled. Out: a
+`Result` (column names and rows). Reads settings: trino.*, catalog.*, stream.*.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,13 +65,75 @@ def run(settings: Settings, sql: str) -> Result:
     return Result(columns, rows)
 
 
-def named(settings: Settings, name: str) -> str:
-    """The text of `queries/<name>.sql`."""
+def named(settings: Settings, name: str, run: str | None = None) -> str:
+    """The text of `queries/<name>.sql`, its `{run_filter}` limited to a load run's rows."""
     path = settings.queries_dir / f"{name}.sql"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in settings.queries_dir.glob("*.sql")))
         raise QueryError(f"no query named {name!r} in {settings.queries_dir}; known: {known}")
-    return Path(path).read_text()
+    if run is not None and not RUN_ID.match(run):
+        raise QueryError(f"run id {run!r} is not of the form gamepipe load writes (e.g. 20261128-090422-s42)")
+    run_filter = f"session_id like '{run}-%'" if run else "1 = 1"
+    return Path(path).read_text().replace("{run_filter}", run_filter)
+
+
+RUN_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class DuckDB:
+    """DuckDB over Arrow scans of the Iceberg tables (PyIceberg, the shared JDBC
+    catalog): no JVM. Each table is scanned once, on first use, then reused."""
+
+    def __init__(self, settings: Settings) -> None:
+        import duckdb
+        from pyiceberg.catalog.sql import SqlCatalog
+
+        c = settings.catalog
+        self._catalog = SqlCatalog(
+            c.name,
+            uri=f"postgresql+psycopg2://{c.user}:{settings.catalog_password()}@{c.host}:{c.port}/{c.database}",
+            warehouse=settings.warehouse,
+        )
+        self._namespace = c.namespace
+        self._con = duckdb.connect()
+        self._con.execute("set TimeZone = 'UTC'")
+        self._loaded: set[str] = set()
+        st = settings.stream
+        self._tables = {*st.routes.values(), *(t for t in (st.all_events_table, st.rejected_table) if t)}
+
+    def _load(self, sql: str) -> None:
+        for table in self._tables - self._loaded:
+            if re.search(rf"\b{re.escape(table)}\b", sql):
+                arrow = self._catalog.load_table(f"{self._namespace}.{table}").scan().to_arrow()
+                self._con.register(table, arrow)
+                self._loaded.add(table)
+
+    def run(self, sql: str) -> Result:
+        import duckdb
+
+        self._load(sql)
+        try:
+            cur = self._con.execute(sql.strip().rstrip(";"))
+        except duckdb.Error as exc:
+            raise QueryError(f"DuckDB: {exc}") from None
+        return Result([d[0] for d in cur.description or []], [tuple(r) for r in cur.fetchall()])
+
+
+class Engine:
+    """One way to run the report's SQL: `trino` (default) or `duckdb`."""
+
+    def __init__(self, settings: Settings, name: str = "trino") -> None:
+        if name not in ("trino", "duckdb"):
+            raise QueryError(f"unknown engine {name!r}; use trino or duckdb")
+        self.settings = settings
+        self.name = name
+        self._duck = DuckDB(settings) if name == "duckdb" else None
+
+    def run(self, sql: str) -> Result:
+        return self._duck.run(sql) if self._duck else run(self.settings, sql)
+
+    def named(self, name: str, run_id: str | None = None) -> Result:
+        return self.run(named(self.settings, name, run_id))
 
 
 def count(settings: Settings, table: str) -> int:

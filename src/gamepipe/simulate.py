@@ -46,6 +46,9 @@ SPENDERS: dict[str, tuple[float, float]] = {
 }
 
 
+RUN_NAMESPACE = uuid.UUID("6f1c1b9e-3c55-4f3e-9a53-5b8e9b3f2a10")
+
+
 @dataclass(frozen=True)
 class Player:
     player_id: str
@@ -81,7 +84,8 @@ class Plan:
             "isps": dict(sorted(isps.items())),
             "hosts": dict(sorted(hosts.items())),
             "revenue": str(revenue),
-            "players": len(self.players),
+            "players": len({e["player_id"] for e in self.events}),  # active: sent at least one event
+            "population": len(self.players),
             "paying_players": len(buyers),
         }
 
@@ -127,7 +131,9 @@ def plan(seed: int, players: int, events: int, run_id: str | None = None) -> Pla
         session = f"{run}-{player.player_id}-{session_no[player.player_id]}"
 
         def emit(event_type: str, player: Player = player, session: str = session, **payload: Any) -> None:
-            event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            # Unique per run, not only per seed: two runs of one seed are two sets of events
+            # (the same ids twice would be deduplicated as retries).
+            event_id = str(uuid.uuid5(RUN_NAMESPACE, f"{run}:{rng.getrandbits(64)}"))
             result.events.append(
                 {"event_type": event_type, "event_id": event_id, "player_id": player.player_id,
                  "session_id": session, "_host": player.host, **payload}

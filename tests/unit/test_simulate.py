@@ -44,3 +44,9 @@ def test_calls_carry_every_event_once_plus_faults(tmp_path: Path) -> None:
     assert (kinds["malformed"], kinds["oversize"], kinds["duplicates"]) == (2, 2, 1)
     assert all(c.expect == 400 for c in calls if c.kind == "malformed")
     assert all(c.expect == 413 for c in calls if c.kind == "oversize")
+
+
+def test_two_runs_of_one_seed_have_different_event_ids() -> None:
+    a, b = plan(7, 50, 500, run_id="run-a"), plan(7, 50, 500, run_id="run-b")
+    assert not {e["event_id"] for e in a.events} & {e["event_id"] for e in b.events}
+    assert [e["event_type"] for e in a.events] == [e["event_type"] for e in b.events]
