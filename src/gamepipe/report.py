@@ -69,6 +69,7 @@ def show(fig: Figure) -> None:
     plt.close(fig)
     display(Image(data=buffer.getvalue(), format="png"))  # type: ignore[no-untyped-call]
 
+
 def bar(frame: pd.DataFrame, x: str, y: str, title: str, xlabel: str = "", color: str = PALETTE[0]) -> Axes:
     fig, ax = plt.subplots(figsize=(8, 3.6))
     ax.bar(frame[x].astype(str), frame[y], color=color)
