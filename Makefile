@@ -40,7 +40,7 @@ test: setup ## Run every test against real services (starts and stops the stack)
 unit: venv ## Run the unit tests only (no services)
 	$(PYTEST) tests/unit
 
-bench-ingest: setup ## Benchmark the API against the seed's app (needs `make up`); updates docs/benchmarks.md
+bench-ingest: up ## Benchmark the API against the seed's app; updates docs/benchmarks.md
 	$(VENV)/bin/python bench/ingest.py
 
 lint: venv ## ruff and mypy --strict

@@ -8,6 +8,7 @@ what to do next, and exit non-zero.
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 import sys
 import time
@@ -95,10 +96,11 @@ def status() -> None:
     if stream_status:
         from gamepipe.stream.monitor import health
 
-        tables = Table("table", "batch", "last commit", "rows/s", "kafka lag")
+        tables = Table("table", "batch", "last commit", "rows/s", "kafka lag", "late rows")
         for t in health(settings, stream_status):
             lag = "?" if t.lag is None else str(t.lag)
-            tables.add_row(t.table, str(t.batch), t.last_commit or "-", f"{t.rows_per_s or 0:.0f}", lag)
+            late = str(stream_status["tables"].get(t.table, {}).get("late_rows", "-"))
+            tables.add_row(t.table, str(t.batch), t.last_commit or "-", f"{t.rows_per_s or 0:.0f}", lag, late)
         console.print(tables)
 
 
@@ -143,12 +145,17 @@ def query(sql: Annotated[str, typer.Argument(help="SQL, or @name for queries/<na
 
 @app.command()
 def load(
-    scenario: Annotated[str, typer.Option(help="seed (the seed's generate_data.sh) or game (a population)")] = "seed",
+    scenario: Annotated[
+        str, typer.Option(help="seed (generate_data.sh), game (a population), stress (max rate)")
+    ] = "seed",
     players: Annotated[int, typer.Option(help="game: players in the population")] = 500,
-    requests: Annotated[int, typer.Option("--requests", "--events", help="game: events to send")] = 20000,
+    requests: Annotated[
+        int, typer.Option("--requests", "--events", help="game: events to send; stress: batches, unless --duration")
+    ] = 20000,
     concurrency: Annotated[int, typer.Option(help="game: ab processes in parallel")] = 8,
     seed: Annotated[int, typer.Option(help="game: random seed (same seed, same plan)")] = 42,
     faults: Annotated[int, typer.Option(help="game: how many of each fault to inject")] = 0,
+    duration: Annotated[float, typer.Option(help="stress: seconds to send for (else --requests batches)")] = 0,
 ) -> None:
     """Send game traffic to the API with Apache Bench."""
     settings = _settings()
@@ -160,8 +167,15 @@ def load(
     elif scenario == "game":
         manifest = _run_game(settings, players, requests, concurrency, seed, faults)
         _print_game_summary(manifest)
+    elif scenario == "stress":
+        from gamepipe.load.stress import run_stress
+
+        what = f"{duration:.0f}s" if duration else f"{requests:,} batches"
+        _say(f"stress: POSTing 100-event batches with ab -c {concurrency} for {what} (ab prints its progress)")
+        batches = 0 if duration else requests
+        _print_game_summary(_guard(lambda: run_stress(settings, seed, concurrency, batches, duration or None)))
     else:
-        _fail(f"unknown scenario {scenario!r}; available: seed, game")
+        _fail(f"unknown scenario {scenario!r}; available: seed, game, stress")
 
 
 def _run_game(settings: Settings, players: int, events: int, concurrency: int, seed: int, faults: int) -> Any:
@@ -243,6 +257,12 @@ def _verify(settings: Settings, manifest: Any, wait_s: float) -> bool:
                       + "; ".join(c.what for c in bad))  # fmt: skip
         return False
     _say(f"run {manifest['run_id']}: all {len(results)} checks passed")
+    if "finished_at" in manifest:
+        # An upper bound of freshness: everything sent was visible this long after the last send.
+        visible_after = round(time.time() - manifest["finished_at"], 1)
+        record = {"verified_at": time.time(), "all_visible_within_s": visible_after, "polled_every_s":
+                  settings.stream.trigger_seconds}  # fmt: skip
+        (settings.var / "runs" / manifest["run_id"] / "verified.json").write_text(json.dumps(record))
     return True
 
 

@@ -54,6 +54,11 @@ class Report:
                 frame[column] = frame[column].astype(float)
         return frame
 
+    def freshness(self) -> dict[str, Any] | None:
+        """What `gamepipe verify` measured for the run: everything visible within N s."""
+        path = self.settings.var / "runs" / (self.run_id or "-") / "verified.json"
+        return json.loads(path.read_text()) if self.run_id and path.exists() else None
+
     def headline(self) -> dict[str, Any]:
         row = self.df("headline").iloc[0].to_dict()
         return {k: (float(v) if k == "revenue" else int(v)) for k, v in row.items()}

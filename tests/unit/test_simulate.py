@@ -50,3 +50,13 @@ def test_two_runs_of_one_seed_have_different_event_ids() -> None:
     a, b = plan(7, 50, 500, run_id="run-a"), plan(7, 50, 500, run_id="run-b")
     assert not {e["event_id"] for e in a.events} & {e["event_id"] for e in b.events}
     assert [e["event_type"] for e in a.events] == [e["event_type"] for e in b.events]
+
+
+def test_stress_truth_is_the_batch_times_the_copies() -> None:
+    from gamepipe.load.stress import _truth
+
+    batch = [e for e in plan(9, 20, 100, run_id="r").events]
+    one, three = _truth(batch, 1), _truth(batch, 3)
+    assert three["events"] == 3 * one["events"] == 300
+    assert {k: 3 * v for k, v in one["by_type"].items()} == three["by_type"]
+    assert float(three["revenue"]) == 3 * float(one["revenue"])

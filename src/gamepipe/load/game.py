@@ -168,6 +168,7 @@ def _manifest(
     accepted_events = sum(a.call.events for a in answers if a.status_2xx and a.call.kind in ("visit", "batch"))
     return {
         "run_id": the_plan.run_id,
+        "scenario": "game",
         "seed": the_plan.seed,
         "players": len(the_plan.players),
         "concurrency": concurrency,
@@ -198,6 +199,7 @@ def _manifest(
             "note": "per request, from each ab call's mean (ab -n 1)",
         },
         "calls_sample": [asdict(c) for c in calls[:3]],
+        "finished_at": time.time(),
     }
 
 
