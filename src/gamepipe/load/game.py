@@ -207,5 +207,5 @@ def _pct(values: list[float], p: int) -> float | None:
     if not values:
         return None
     if len(values) == 1:
-        return float(values[0])
-    return float(statistics.quantiles(values, n=100, method="inclusive")[p - 1])
+        return round(float(values[0]), 1)
+    return round(float(statistics.quantiles(values, n=100, method="inclusive")[p - 1]), 1)
