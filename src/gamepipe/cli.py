@@ -267,6 +267,30 @@ def _verify(settings: Settings, manifest: Any, wait_s: float) -> bool:
 
 
 @app.command()
+def maintain(
+    table: Annotated[
+        list[str] | None, typer.Option(help="a table (repeatable); default: all the stream writes")
+    ] = None,
+) -> None:
+    """Compact small files, expire old snapshots, remove orphan files (Iceberg procedures)."""
+    from gamepipe.stream.job import build_session
+    from gamepipe.stream.maintain import maintain as do_maintain
+
+    settings = _settings()
+    _say("starting a Spark session for table care (about 20 s)")
+    spark = build_session(settings, app_name="gamepipe-maintain")
+    try:
+        result = do_maintain(spark, settings, table or None)
+    finally:
+        spark.stop()
+    out = Table("table", "files rewritten", "files added", "expired data files", "orphans removed")
+    for name, r in result.items():
+        out.add_row(name, *(str(r[k]) for k in ("files_rewritten", "files_added", "snapshots_expired_data_files",
+                                                  "orphan_files_removed")))  # fmt: skip
+    console.print(out)
+
+
+@app.command()
 def report(
     run: Annotated[str, typer.Option(help="a load run id (default: the latest; 'all' for all data)")] = "",
     engine: Annotated[str, typer.Option(help="trino (default) or duckdb (embedded)")] = "trino",

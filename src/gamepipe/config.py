@@ -90,6 +90,8 @@ class StreamSettings(_Section):
     all_events_table: str | None = "events"
     # Kafka records that are not valid events, with the reason (None: dropped, counted).
     rejected_table: str | None = "rejected_events"
+    # Compact, expire snapshots, remove orphans every this many minutes (0: never).
+    maintain_every_minutes: float = 10.0
     # Dedup by event_id within this much event time (received_at); None disables it.
     dedup_watermark: str | None = "10 minutes"
     # event_type -> table; every routed table gets the seed's columns plus its payload.

@@ -23,6 +23,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from gamepipe.config import Settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
+from gamepipe.stream.maintain import maintain
 from gamepipe.stream.transform import parse, rejected, route, sql_type, valid_events
 
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
@@ -186,8 +187,14 @@ def run(settings: Settings) -> None:
     create_tables(spark, settings, contract)
     queries = start_queries(spark, settings, contract)
     print(f"gamepipe stream: {len(queries)} queries running: {[q.name for q in queries]}", flush=True)
+    every_s = settings.stream.maintain_every_minutes * 60
+    next_care = time.monotonic() + every_s
     while True:
         write_status(status_path, queries)
+        if every_s and time.monotonic() >= next_care:
+            # Same session, beside the streaming queries: Iceberg's commits are optimistic.
+            print(f"gamepipe stream: table care: {maintain(spark, settings)}", flush=True)
+            next_care = time.monotonic() + every_s
         # Raises (and so ends the job, non-zero) if any query failed.
         if spark.streams.awaitAnyTermination(timeout=2):
             for q in queries:

@@ -1,0 +1,44 @@
+"""Table care: `gamepipe maintain` compacts a table's small files; rows stay the same."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gamepipe import query
+from gamepipe.config import Settings
+
+pytestmark = pytest.mark.stack
+
+
+def files(settings: Settings, table: str) -> int:
+    return int(query.run(settings, f'select count(*) from "{table}$files"').scalar())
+
+
+def test_maintain_compacts_small_files_and_keeps_every_row(stack: Settings) -> None:
+    session = f"care-{uuid.uuid4().hex[:8]}"
+    url = f"http://{stack.api.host}:{stack.api.port}/v1/events"
+    for _ in range(8):  # eight posts a few triggers apart: several small files
+        events = [{"event_type": "join_guild", "session_id": session, "guild_name": "Night Owls"}] * 5
+        assert httpx.post(url, json={"events": events}).status_code == 200
+        time.sleep(stack.stream.trigger_seconds * 3)
+    deadline = time.monotonic() + 120
+    while query.count(stack, f"join_guilds where session_id = '{session}'") < 40:
+        assert time.monotonic() < deadline
+        time.sleep(2)
+    rows_before, files_before = query.count(stack, "join_guilds"), files(stack, "join_guilds")
+    assert files_before >= 5  # the compaction threshold (min-input-files)
+
+    cli = Path(sys.executable).parent / "gamepipe"
+    result = subprocess.run([str(cli), "maintain", "--table", "join_guilds"], capture_output=True, text=True,
+                            timeout=600, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert files(stack, "join_guilds") < files_before
+    assert query.count(stack, "join_guilds") >= rows_before  # the stream may have added more, never fewer
+    assert query.count(stack, f"join_guilds where session_id = '{session}'") == 40
