@@ -12,8 +12,6 @@ import pytest
 from gamepipe.config import Settings
 from gamepipe.stack import manager
 
-pytestmark = pytest.mark.stack
-
 
 def stack_processes(settings: Settings) -> dict[int, str]:
     """pid -> service, for every process in each service's process group."""
@@ -29,6 +27,19 @@ def stack_processes(settings: Settings) -> dict[int, str]:
     return out
 
 
+def is_loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    # JVMs listen on IPv6 sockets; 127.0.0.1 then shows as ::ffff:127.0.0.1.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+def test_loopback_check_itself() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::ffff:127.0.0.1") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("192.0.2.2")  # noqa: S104
+
+
+@pytest.mark.stack
 def test_every_listening_socket_is_on_loopback(stack: Settings) -> None:
     processes = stack_processes(stack)
     assert set(processes.values()) == {"postgres", "kafka", "trino", "stream", "api"}
@@ -38,5 +49,5 @@ def test_every_listening_socket_is_on_loopback(stack: Settings) -> None:
         if c.status == psutil.CONN_LISTEN and c.pid in processes
     ]
     assert {name for name, _, _ in listening} >= {"postgres", "kafka", "trino", "api"}
-    exposed = [x for x in listening if not ipaddress.ip_address(x[1]).is_loopback]
+    exposed = [x for x in listening if not is_loopback(x[1])]
     assert not exposed, f"listening beyond loopback: {exposed}"
