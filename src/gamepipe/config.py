@@ -11,7 +11,6 @@ runs against a cluster by configuration alone (see deploy/).
 from __future__ import annotations
 
 import os
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -133,11 +132,12 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
-    @cached_property
+    # Plain properties, not cached: a copy with another var_dir (model_copy) must follow it.
+    @property
     def var(self) -> Path:
         return (self.var_dir or self.root / "var").resolve()
 
-    @cached_property
+    @property
     def warehouse(self) -> str:
         return self.catalog.warehouse or (self.var / "warehouse").as_uri()
 

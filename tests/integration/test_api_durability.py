@@ -54,7 +54,6 @@ def own_broker(stack: Settings, tmp_path: Path) -> Iterator[Kafka]:
             ),
         }
     )
-    settings.__dict__.pop("var", None)  # the cached path of the copied settings
     broker = Kafka(settings)
     broker.start()
     broker.wait_healthy()
