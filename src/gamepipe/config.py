@@ -101,6 +101,12 @@ class StreamSettings(_Section):
         }
     )
 
+    @property
+    def tables(self) -> list[str]:
+        """Every table the stream writes: routed, all events, dead letters."""
+        extra = [t for t in (self.all_events_table, self.rejected_table) if t]
+        return [*self.routes.values(), *extra]
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(

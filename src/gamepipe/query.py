@@ -98,8 +98,7 @@ class DuckDB:
         self._con = duckdb.connect()
         self._con.execute("set TimeZone = 'UTC'")
         self._loaded: set[str] = set()
-        st = settings.stream
-        self._tables = {*st.routes.values(), *(t for t in (st.all_events_table, st.rejected_table) if t)}
+        self._tables = set(settings.stream.tables)
 
     def _load(self, sql: str) -> None:
         for table in self._tables - self._loaded:

@@ -13,3 +13,9 @@ def test_a_copy_with_another_var_dir_derives_its_own_paths(tmp_path: Path) -> No
     other = settings.model_copy(update={"var_dir": tmp_path})
     assert other.var == tmp_path.resolve()
     assert other.warehouse == (tmp_path / "warehouse").resolve().as_uri()
+
+
+def test_stream_tables_are_routes_then_all_events_then_dead_letters() -> None:
+    st = load_settings().stream
+    assert st.tables == [*st.routes.values(), "events", "rejected_events"]
+    assert st.model_copy(update={"rejected_table": None}).tables == [*st.routes.values(), "events"]

@@ -105,5 +105,4 @@ class Stream(Service):
 
     def describe(self) -> str:
         st = self.settings.stream
-        tables = [*st.routes.values(), st.all_events_table, st.rejected_table]
-        return f"trigger={st.trigger_seconds}s tables={[t for t in tables if t]}"
+        return f"trigger={st.trigger_seconds}s tables={st.tables}"

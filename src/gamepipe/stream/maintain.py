@@ -25,18 +25,13 @@ KEEP_LAST_SNAPSHOTS = 10
 ORPHANS_OLDER_THAN = timedelta(days=3)
 
 
-def table_names(settings: Settings) -> list[str]:
-    st = settings.stream
-    return [*st.routes.values(), *(t for t in (st.all_events_table, st.rejected_table) if t)]
-
-
 def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None = None) -> dict[str, dict[str, Any]]:
     catalog, namespace = settings.catalog.name, settings.catalog.namespace
     now = datetime.now(UTC)
     expire_before = (now - KEEP_SNAPSHOTS_FOR).strftime("%Y-%m-%d %H:%M:%S")
     orphan_before = (now - ORPHANS_OLDER_THAN).strftime("%Y-%m-%d %H:%M:%S")
     report: dict[str, dict[str, Any]] = {}
-    for table in tables or table_names(settings):
+    for table in tables or settings.stream.tables:
         ident = f"{namespace}.{table}"
         rewrite = spark.sql(
             f"CALL {catalog}.system.rewrite_data_files(table => '{ident}', "
