@@ -27,6 +27,16 @@ import fastjsonschema
 ENVELOPE = "envelope"
 SCHEMA_FILE = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.json$")
 
+# The seed's routes: path -> (event_type, response text). The API serves them with
+# these texts; the load generator knows which event each path logs from here.
+SEED_ROUTES: dict[str, tuple[str, str]] = {
+    "/": ("default", "Welcome to Legends of Zion!\n"),
+    "/purchase_a_sword": ("purchase_sword", "Sword Purchased!\n"),
+    "/purchase_a_shield": ("purchase_shield", "Shield Purchased!\n"),
+    "/join_guild": ("join_guild", "Guild Joined!\n"),
+    "/purchase_a_potion": ("purchase_potion", "Potion Purchased!\n"),
+}
+
 # The seed's table columns, first in every table so its queries run unchanged.
 SEED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("raw_event", "string"),

@@ -26,16 +26,7 @@ from gamepipe.api.ingest import Ingest
 from gamepipe.api.metrics import RequestMetrics, metrics
 from gamepipe.api.producer import EventProducer
 from gamepipe.config import Settings, load_settings
-from gamepipe.events import load_contract
-
-# The seed's routes: path -> (event_type, response text). Paths and texts are kept.
-SEED_ROUTES: dict[str, tuple[str, str]] = {
-    "/": ("default", "Welcome to Legends of Zion!\n"),
-    "/purchase_a_sword": ("purchase_sword", "Sword Purchased!\n"),
-    "/purchase_a_shield": ("purchase_shield", "Shield Purchased!\n"),
-    "/join_guild": ("join_guild", "Guild Joined!\n"),
-    "/purchase_a_potion": ("purchase_potion", "Potion Purchased!\n"),
-}
+from gamepipe.events import SEED_ROUTES, load_contract
 
 
 def _ingest(request: Request) -> Ingest:

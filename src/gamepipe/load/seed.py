@@ -11,16 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gamepipe.config import Settings
+from gamepipe.events import SEED_ROUTES
 from gamepipe.load.ab import AbStats, run_ab
 
-# route path -> event type (the API's seed routes)
-ROUTE_EVENT = {
-    "/": "default",
-    "/purchase_a_sword": "purchase_sword",
-    "/purchase_a_shield": "purchase_shield",
-    "/join_guild": "join_guild",
-    "/purchase_a_potion": "purchase_potion",
-}
+# route path -> event type it logs
+ROUTE_EVENT = {path: event_type for path, (event_type, _text) in SEED_ROUTES.items()}
 
 # The seed's generate_data.sh, one pass: (Host header, route), each `ab -n 10`.
 SEED_PLAN: tuple[tuple[str, str], ...] = (
