@@ -29,6 +29,7 @@ from typing import Any
 
 from gamepipe.config import Settings, load_settings
 from gamepipe.load import AbStats, run_ab
+from gamepipe.stack.apps import server_argv
 from gamepipe.stack.kafka import ensure_topic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,9 +68,7 @@ def start_reference(settings: Settings, topic: str, port: int, log: Path) -> sub
 def start_ours(settings: Settings, topic: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ, GAMEPIPE_KAFKA__TOPIC=topic)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(settings.api.workers), "--loop", "uvloop", "--no-ws",
-         "--log-level", "warning", "gamepipe.api.app:create_app"],
+        server_argv("127.0.0.1", port, settings.api.workers, settings.var),
         cwd=settings.var, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     wait_http(f"http://127.0.0.1:{port}/readyz", proc)

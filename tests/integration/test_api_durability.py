@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 
 from gamepipe.api.app import create_app
 from gamepipe.config import Settings
+from gamepipe.stack.apps import server_argv
 from gamepipe.stack.base import stop_group
 from gamepipe.stack.kafka import Kafka, ensure_topic
 from tests.kafka_helpers import consume
@@ -122,9 +123,7 @@ def api_process(
     env = dict(os.environ, GAMEPIPE_KAFKA__TOPIC=unique, PYTHONUNBUFFERED="1")
     log = open(tmp_path / "api.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1", "--loop", "uvloop", "--workers-kill-timeout", "20",
-         "gamepipe.api.app:create_app"],
+        server_argv("127.0.0.1", port, 1, tmp_path),
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

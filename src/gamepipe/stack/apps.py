@@ -29,6 +29,19 @@ def app_env(settings_root: Path, var: Path) -> dict[str, str]:
     return env
 
 
+def server_argv(host: str, port: int, workers: int, working_dir: Path) -> list[str]:
+    """How the API is served, in one place: the stack, the benchmark and the tests."""
+    return [
+        sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--loop", "uvloop", "--no-ws", "--log-level", "warning",
+        # Requests in flight get this long to finish after SIGTERM.
+        "--workers-kill-timeout", "20",
+        "--working-dir", str(working_dir),
+        "gamepipe.api.app:create_app",
+    ]  # fmt: skip
+
+
 class Api(Service):
     name = "api"
     start_timeout_s = 30.0
@@ -44,16 +57,8 @@ class Api(Service):
 
     def launch(self) -> Launch:
         a = self.settings.api
-        argv = [
-            sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
-            "--host", a.host, "--port", str(a.port), "--workers", str(a.workers),
-            "--loop", "uvloop", "--no-ws", "--log-level", "warning",
-            # Requests in flight get this long to finish after SIGTERM.
-            "--workers-kill-timeout", "20",
-            # Marks the process as ours (pid files are only trusted with this marker).
-            "--working-dir", str(self.settings.var),
-            "gamepipe.api.app:create_app",
-        ]  # fmt: skip
+        # The working dir in argv marks the process as ours (pid files trust only that).
+        argv = server_argv(a.host, a.port, a.workers, self.settings.var)
         env = app_env(self.settings.root, self.settings.var)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
         return Launch(argv, env, self.settings.var)
