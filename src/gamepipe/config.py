@@ -84,15 +84,17 @@ class ApiSettings(_Section):
 class StreamSettings(_Section):
     master: str = "local[2]"
     driver_memory: str = "1g"
-    trigger_seconds: float = 2.0
+    trigger_seconds: float = 1.0  # a batch starts at most this often (sooner: fresher, more commits)
     # Every valid event also lands here (None: no such table).
     all_events_table: str | None = "events"
     # Kafka records that are not valid events, with the reason (None: dropped, counted).
     rejected_table: str | None = "rejected_events"
     # Compact, expire snapshots, remove orphans every this many minutes (0: never).
     maintain_every_minutes: float = 10.0
+    # Checkpoints, status and scratch of the job (None: <var>/stream).
+    state_dir: Path | None = None
     # Dedup by event_id within this much event time (received_at); None disables it.
-    dedup_watermark: str | None = "10 minutes"
+    dedup_watermark: str | None = "2 minutes"
     # event_type -> table; every routed table gets the seed's columns plus its payload.
     routes: dict[str, str] = Field(
         default_factory=lambda: {
@@ -120,6 +122,8 @@ class Settings(BaseSettings):
     root: Path = Field(default_factory=_checkout_root)
     # None: <root>/var. Everything a run writes lives here.
     var_dir: Path | None = None
+    # The event contract's JSON schemas (None: <root>/schemas).
+    schemas: Path | None = None
 
     kafka: KafkaSettings = KafkaSettings()
     catalog: CatalogSettings = CatalogSettings()
@@ -149,7 +153,11 @@ class Settings(BaseSettings):
 
     @property
     def schemas_dir(self) -> Path:
-        return self.root / "schemas"
+        return (self.schemas or self.root / "schemas").resolve()
+
+    @property
+    def stream_dir(self) -> Path:
+        return (self.stream.state_dir or self.var / "stream").resolve()
 
     @property
     def queries_dir(self) -> Path:

@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 
 from gamepipe.config import load_settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
-from gamepipe.stream.transform import parse, rejected, route, valid_events
+from gamepipe.stream.transform import deduplicate, outputs, parse, rejected, rows_per_table
 
 
 @pytest.fixture(scope="module")
@@ -60,18 +60,21 @@ def test_invalid_records_are_rejected_with_their_reason(spark: SparkSession, con
         json.dumps(event("purchase_sword", price="abc")).encode(),
         json.dumps(event("purchase_sword", schema_version=9)).encode(),
         json.dumps({k: v for k, v in event("default").items() if k != "event_id"}).encode(),
+        b"",
+        b"[1, 2]",
     ]
     parsed = parse(kafka_rows(spark, values), contract)
     reasons = [r.reject_reason for r in parsed.orderBy("offset").collect()]
     assert reasons == [
         None, "not_json", "unknown_event_type", "schema_mismatch", "unknown_schema_version", "missing_event_id",
+        "not_json", "not_json",
     ]  # fmt: skip
 
     dead = rejected(parsed).orderBy("offset").collect()
     assert [name for name, _ in REJECTED_COLUMNS] == rejected(parsed).columns
     assert dead[0].raw_value == b"hello, not json" and dead[0].offset == 1 and dead[0].topic == "events"
 
-    [row] = route(valid_events(parsed, None), contract, "purchase_sword").collect()
+    [row] = outputs(parsed, contract, load_settings().stream)["sword_purchases"].collect()
     assert row.event_id == sword["event_id"] and str(row.price) == "9.99" and row.host == "h"
     assert row.raw_event == values[0].decode()
 
@@ -80,10 +83,24 @@ def test_duplicates_collapse_and_routing_keeps_table_columns(spark: SparkSession
     sword = event("purchase_sword", price=1.5)
     guild = event("join_guild", guild_name="Knights")
     values = [json.dumps(e).encode() for e in (sword, sword, sword, guild)]
-    valid = valid_events(parse(kafka_rows(spark, values), contract), "10 minutes")
-    swords = route(valid, contract, "purchase_sword")
+    values += [b"not json", b"not json"]  # rejected records are never collapsed
+    rows = deduplicate(parse(kafka_rows(spark, values), contract), "10 minutes")
+    st = load_settings().stream
+    tables = outputs(rows, contract, st)
+    swords = tables["sword_purchases"]
     assert swords.columns == [name for name, _ in contract.table_columns("purchase_sword")]
     assert swords.count() == 1
-    everything = route(valid, contract, None)
+    assert swords.first().received_at is not None and swords.first().event_id == sword["event_id"]
+    everything = tables["events"]
     assert everything.columns == [name for name, _ in contract.table_columns(None)]
     assert sorted(r.event_type for r in everything.collect()) == ["join_guild", "purchase_sword"]
+    assert tables["rejected_events"].count() == 2
+    assert rows_per_table(rows, st) == {"sword_purchases": 1, "join_guilds": 1, "events": 2, "rejected_events": 2}
+
+
+def test_replay_keeps_the_first_copy_in_kafka_order(spark: SparkSession, contract: Contract) -> None:
+    first = event("purchase_sword", price=1.5)
+    retry = {**first, "received_at": "2026-11-28T08:00:05.000Z"}  # the API stamps each try
+    rows = deduplicate(parse(kafka_rows(spark, [json.dumps(e).encode() for e in (first, retry)]), contract), "1 minute")
+    [row] = rows.collect()
+    assert row.offset == 0 and row.received_at == datetime(2026, 11, 28, 8, 0, tzinfo=UTC).replace(tzinfo=None)

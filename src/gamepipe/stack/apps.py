@@ -83,7 +83,7 @@ class Stream(Service):
 
     @property
     def status_path(self) -> Path:
-        return self.settings.var / "stream" / "status.json"
+        return self.settings.stream_dir / "status.json"
 
     def prepare(self) -> None:
         self.status_path.unlink(missing_ok=True)

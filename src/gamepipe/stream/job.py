@@ -2,10 +2,12 @@
 
 In: records of `kafka.topic`. Out: rows appended to `<catalog>.<namespace>.<table>` for
 each `stream.routes` entry, every valid event to `stream.all_events_table`, every
-invalid record to `stream.rejected_table`, through Iceberg's streaming sink (an atomic commit per
-micro-batch, and a batch already committed is skipped on restart: exactly-once with
-the checkpoint under `var/stream/checkpoints/<table>`). The job writes its progress
-to `var/stream/status.json` for `gamepipe status` and the stack's health check.
+invalid record to `stream.rejected_table`. One streaming query reads and parses the
+topic once per micro-batch and appends to every table (`BatchWriter`): an atomic Iceberg
+commit per table per batch, each tagged with the batch id so a batch re-run after a
+crash skips the tables it already reached (exactly-once, with the checkpoint under
+`var/stream/checkpoints/stream`). The job writes its progress to
+`var/stream/status.json` for `gamepipe status` and the stack's health check.
 Reads settings: kafka.*, catalog.*, stream.*, warehouse.
 """
 
@@ -15,18 +17,20 @@ import ast
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
 from gamepipe.config import Settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
 from gamepipe.stream.maintain import maintain
-from gamepipe.stream.transform import parse, rejected, route, sql_type, valid_events
+from gamepipe.stream.transform import deduplicate, outputs, parse, rows_per_table, sql_type
 
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+ROCKSDB_STATE_STORE = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
 
 
 def spark_jars(settings: Settings) -> list[str]:
@@ -51,6 +55,14 @@ def build_session(settings: Settings, app_name: str = "gamepipe-stream") -> Spar
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
+        # Dedup state (every event id of the watermark window: millions of keys) in RocksDB,
+        # off the heap; the default in-heap store copies its whole map every batch.
+        .config("spark.sql.streaming.stateStore.providerClass", ROCKSDB_STATE_STORE)
+        .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
+        .config("spark.sql.streaming.stateStore.rocksdb.blockCacheSizeMB", "128")
+        .config("spark.sql.streaming.stateStore.rocksdb.trackTotalNumberOfRows", "false")
+        # No extra batch just to move the watermark on: expired ids go with the next data.
+        .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
         .config("spark.sql.extensions", ICEBERG_EXTENSIONS)
         .config(prefix, "org.apache.iceberg.spark.SparkCatalog")
         .config(f"{prefix}.type", "jdbc")
@@ -59,7 +71,7 @@ def build_session(settings: Settings, app_name: str = "gamepipe-stream") -> Spar
         .config(f"{prefix}.jdbc.schema-version", "V1")
         .config(f"{prefix}.warehouse", s.warehouse)
         .config("spark.sql.defaultCatalog", c.name)
-        .config("spark.local.dir", str(s.var / "stream" / "tmp"))
+        .config("spark.local.dir", str(s.stream_dir / "tmp"))
     )
     spark = builder.getOrCreate()
     # Set after start so the password never appears on a command line.
@@ -83,15 +95,19 @@ def tables(settings: Settings, contract: Contract) -> list[tuple[str, list[tuple
 
 
 def create_tables(spark: SparkSession, settings: Settings, contract: Contract) -> None:
-    """Create every table that does not exist yet (Iceberg v2, by day), and add the
-    columns a newer contract has to those that do (no rewrite: rows written before
-    read the new columns as null)."""
+    """Create every table the job writes that does not exist yet."""
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.`{settings.catalog.namespace}`")
     for table, columns, day_column in tables(settings, contract):
-        name = table_name(settings, table)
-        cols = ",\n  ".join(f"`{n}` {sql_type(k)}" for n, k in columns)
-        spark.sql(
-            f"""CREATE TABLE IF NOT EXISTS {name} (
+        create_table(spark, table_name(settings, table), columns, day_column)
+
+
+def create_table(spark: SparkSession, name: str, columns: list[tuple[str, str]], day_column: str) -> None:
+    """Create the table if it does not exist (Iceberg v2, partitioned by day), and add the
+    columns a newer contract has to one that does (no rewrite: rows written before read
+    the new columns as null)."""
+    cols = ",\n  ".join(f"`{n}` {sql_type(k)}" for n, k in columns)
+    spark.sql(
+        f"""CREATE TABLE IF NOT EXISTS {name} (
   {cols}
 ) USING iceberg
 PARTITIONED BY (days(`{day_column}`))
@@ -101,19 +117,104 @@ TBLPROPERTIES (
   'write.metadata.delete-after-commit.enabled' = 'true',
   'write.metadata.previous-versions-max' = '50'
 )"""
+    )
+    existing = {f.name for f in spark.table(name).schema.fields}
+    missing = [(n, k) for n, k in columns if n not in existing]
+    if missing:
+        added = ", ".join(f"`{n}` {sql_type(k)}" for n, k in missing)
+        spark.sql(f"ALTER TABLE {name} ADD COLUMNS ({added})")
+        print(f"gamepipe stream: {name}: added columns {[n for n, _ in missing]}", flush=True)
+
+
+CHECKPOINT = "stream"  # <stream_dir>/checkpoints/<this>: the one query's checkpoint
+# Snapshot summary keys: which query and micro-batch an append came from.
+QUERY_ID = "gamepipe.query-id"
+BATCH_ID = "gamepipe.batch-id"
+
+
+class BatchWriter:
+    """`foreachBatch`: writes one micro-batch to every table, each table once.
+
+    The batch is parsed and deduplicated once, kept in memory, and appended table by
+    table, each append an Iceberg commit whose snapshot summary records the query id and
+    batch id. After a crash Spark re-runs the batch it had not marked done, with the same
+    offsets and dedup state; tables whose last commit already carries that batch id are
+    skipped, so every table gets each batch exactly once."""
+
+    def __init__(self, spark: SparkSession, settings: Settings, contract: Contract, checkpoint: Path) -> None:
+        self.spark = spark
+        self.settings = settings
+        self.contract = contract
+        self.checkpoint = checkpoint
+        self.query_id: str | None = None
+        self.committed: dict[str, int] = {}  # table -> last batch id in it, for this query
+        self.last: dict[str, dict[str, Any]] = {}  # table -> what the last batch wrote
+        self.read_seconds = 0.0  # the last batch: reading, parsing, deduplicating
+
+    def start(self) -> None:
+        """Read the query id Spark keeps in the checkpoint, and each table's last batch."""
+        self.query_id = json.loads((self.checkpoint / "metadata").read_text().splitlines()[0])["id"]
+        for table in self.settings.stream.tables:
+            self.committed[table] = last_batch(self.spark, table_name(self.settings, table), self.query_id)
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        if self.query_id is None:
+            self.start()
+        batch.persist()
+        try:
+            began = time.monotonic()
+            counts = rows_per_table(batch, self.settings.stream)  # also fills the cache
+            self.read_seconds = time.monotonic() - began
+            todo = {
+                table: rows
+                for table, rows in outputs(batch, self.contract, self.settings.stream).items()
+                # Skipped: written before a crash, or nothing for this table.
+                if self.committed[table] < batch_id and counts[table]
+            }
+            # The tables' commits are independent: append to all at once (Spark runs jobs
+            # from several threads; the waits on the catalog and files overlap).
+            with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+                done = pool.map(lambda item: self._append(item[0], item[1], batch_id), todo.items())
+                for table in done:
+                    self.last[table] = {"batch": batch_id, "rows": counts[table], "committed_at": time.time(),
+                                        "seconds": time.monotonic() - began}  # fmt: skip
+        finally:
+            batch.unpersist()
+
+    def _append(self, table: str, rows: DataFrame, batch_id: int) -> str:
+        (
+            rows.writeTo(table_name(self.settings, table))
+            .option("fanout-enabled", "true")  # no sort or shuffle before writing
+            .option("distribution-mode", "none")
+            .option(f"snapshot-property.{QUERY_ID}", str(self.query_id))
+            .option(f"snapshot-property.{BATCH_ID}", str(batch_id))
+            .append()
         )
-        existing = {f.name for f in spark.table(name).schema.fields}
-        missing = [(n, k) for n, k in columns if n not in existing]
-        if missing:
-            added = ", ".join(f"`{n}` {sql_type(k)}" for n, k in missing)
-            spark.sql(f"ALTER TABLE {name} ADD COLUMNS ({added})")
-            print(f"gamepipe stream: {table}: added columns {[n for n, _ in missing]}", flush=True)
+        self.committed[table] = batch_id
+        return table
 
 
-def start_queries(spark: SparkSession, settings: Settings, contract: Contract) -> list[StreamingQuery]:
-    """One streaming query per table, each with its own checkpoint, each committed by
-    Iceberg's streaming sink (atomic, and a batch already committed is skipped)."""
-    k = settings.kafka
+def last_batch(spark: SparkSession, name: str, query_id: str) -> int:
+    """The highest batch id of `query_id` committed to the table (-1: none)."""
+    row = spark.sql(
+        f"SELECT max(CAST(summary['{BATCH_ID}'] AS BIGINT)) FROM {name}.snapshots "
+        f"WHERE summary['{QUERY_ID}'] = '{query_id}'"
+    ).first()
+    return -1 if row is None or row[0] is None else int(row[0])
+
+
+def start_query(spark: SparkSession, settings: Settings, contract: Contract) -> tuple[StreamingQuery, BatchWriter]:
+    """One streaming query: read and parse the topic once, deduplicate, write every table."""
+    k, st = settings.kafka, settings.stream
+    checkpoints = settings.stream_dir / "checkpoints"
+    stale = [t for t in st.tables if (checkpoints / t).is_dir()]
+    if stale and not (checkpoints / CHECKPOINT).exists():
+        raise SystemExit(
+            f"found per-table checkpoints {stale} under {checkpoints} from an older gamepipe: the tables already "
+            "hold their events, and the new single query would read the topic again from the start. Move them "
+            f"aside and rebuild: `gamepipe down && rm -rf {checkpoints} {settings.var / 'warehouse'}` and drop "
+            "the tables, or keep the old release."
+        )
     source = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", k.bootstrap)
@@ -121,48 +222,55 @@ def start_queries(spark: SparkSession, settings: Settings, contract: Contract) -
         .option("startingOffsets", "earliest")
         .load()
     )
-    parsed = parse(source, contract)
-    st = settings.stream
-    outputs = {table: route(valid_events(parsed, st.dedup_watermark), contract, t) for t, table in st.routes.items()}
-    if st.all_events_table:
-        outputs[st.all_events_table] = route(valid_events(parsed, st.dedup_watermark), contract, None)
-    if st.rejected_table:
-        outputs[st.rejected_table] = rejected(parsed)
-    queries = []
-    for table, frame in outputs.items():
-        query = (
-            frame.writeStream.format("iceberg")
-            .queryName(table)
-            .outputMode("append")
-            .trigger(processingTime=f"{st.trigger_seconds} seconds")
-            .option("checkpointLocation", str(settings.var / "stream" / "checkpoints" / table))
-            .option("fanout-enabled", "true")
-            .toTable(table_name(settings, table))
-        )
-        queries.append(query)
-    return queries
+    rows = deduplicate(parse(source, contract), st.dedup_watermark)
+    writer = BatchWriter(spark, settings, contract, checkpoints / CHECKPOINT)
+    query = (
+        rows.writeStream.queryName("gamepipe-stream")
+        .foreachBatch(writer)
+        .trigger(processingTime=f"{st.trigger_seconds} seconds")
+        .option("checkpointLocation", str(checkpoints / CHECKPOINT))
+        .start()
+    )
+    return query, writer
 
 
-def write_status(path: Path, queries: list[StreamingQuery]) -> None:
-    tables = {}
-    for q in queries:
-        progress: dict[str, Any] = q.lastProgress or {}
-        sink_rows = progress.get("numInputRows")
-        tables[q.name] = {
-            "active": q.isActive,
-            "batch": progress.get("batchId"),
-            "last_trigger": progress.get("timestamp"),
-            "input_rows": sink_rows,
-            "rows_per_s": progress.get("processedRowsPerSecond"),
-            "offsets": _offsets(progress.get("sources", [{}])[0].get("endOffset")) if progress else None,
-            # Rows the dedup operator dropped as later than its watermark (the late policy).
-            "late_rows": sum(op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", [])),
+def write_status(path: Path, query: StreamingQuery, writer: BatchWriter, tables: list[str]) -> None:
+    progress: dict[str, Any] = query.lastProgress or {}
+    seconds = (progress.get("durationMs", {}).get("triggerExecution") or 0) / 1000
+    shared = {
+        "active": query.isActive,
+        "batch": progress.get("batchId"),
+        "last_trigger": progress.get("timestamp"),
+        "offsets": _offsets(progress.get("sources", [{}])[0].get("endOffset")) if progress else None,
+        # Rows the dedup operator dropped as later than its watermark (the late policy).
+        "late_rows": sum(op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", [])),
+    }
+    per_table = {}
+    for table in tables:
+        last = writer.last.get(table, {})
+        wrote_now = last.get("batch") == progress.get("batchId")
+        rows = last.get("rows", 0) if wrote_now else 0
+        per_table[table] = {
+            **shared,
+            "rows_last_batch": rows,
+            "rows_per_s": rows / seconds if seconds else 0.0,
+            "last_commit": last.get("committed_at"),
+            "seconds_to_commit": last.get("seconds"),
         }
     status = {
-        "ready": all(q.isActive for q in queries),
+        "ready": query.isActive,
         "updated": time.time(),
         "pid": os.getpid(),
-        "tables": tables,
+        "input_rows_per_s": progress.get("inputRowsPerSecond"),
+        "batch_seconds": seconds,
+        "batch_ms": progress.get("durationMs"),  # where the last batch spent its time
+        "read_seconds": writer.read_seconds,
+        # The dedup state: ids kept (the watermark window), time spent updating/evicting.
+        "dedup_state": [
+            {k: op.get(k) for k in ("numRowsTotal", "allUpdatesTimeMs", "allRemovalsTimeMs", "commitTimeMs")}
+            for op in progress.get("stateOperators", [])
+        ],
+        "tables": per_table,
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(status, indent=2))
@@ -181,23 +289,23 @@ def _offsets(raw: Any) -> Any:
 
 def run(settings: Settings) -> None:
     contract = load_contract(settings.schemas_dir)
-    status_path = settings.var / "stream" / "status.json"
+    status_path = settings.stream_dir / "status.json"
     status_path.parent.mkdir(parents=True, exist_ok=True)
     spark = build_session(settings)
     create_tables(spark, settings, contract)
-    queries = start_queries(spark, settings, contract)
-    print(f"gamepipe stream: {len(queries)} queries running: {[q.name for q in queries]}", flush=True)
+    query, writer = start_query(spark, settings, contract)
+    tables = settings.stream.tables
+    print(f"gamepipe stream: one query writing {tables}", flush=True)
     every_s = settings.stream.maintain_every_minutes * 60
     next_care = time.monotonic() + every_s
     while True:
-        write_status(status_path, queries)
+        write_status(status_path, query, writer, tables)
         if every_s and time.monotonic() >= next_care:
-            # Same session, beside the streaming queries: Iceberg's commits are optimistic.
+            # Same session, beside the streaming query: Iceberg's commits are optimistic.
             print(f"gamepipe stream: table care: {maintain(spark, settings)}", flush=True)
             next_care = time.monotonic() + every_s
-        # Raises (and so ends the job, non-zero) if any query failed.
-        if spark.streams.awaitAnyTermination(timeout=2):
-            for q in queries:
-                if q.exception() is not None:
-                    raise RuntimeError(f"query {q.name} failed: {q.exception()}")
+        # Raises (and so ends the job, non-zero) if the query failed.
+        if query.awaitTermination(timeout=2):
+            if query.exception() is not None:
+                raise RuntimeError(f"the stream query failed: {query.exception()}")
             return

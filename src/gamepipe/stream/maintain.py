@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 from gamepipe.config import Settings
 
 # Snapshots younger than this stay (time travel, readers mid-query); so do the last few.
-KEEP_SNAPSHOTS_FOR = timedelta(hours=1)
+KEEP_SNAPSHOTS_FOR = timedelta(minutes=15)
 KEEP_LAST_SNAPSHOTS = 10
 # Files in no snapshot and older than this are garbage (a crashed writer's files);
 # Iceberg refuses less than a day, as a concurrent writer may not have committed yet.

@@ -1,8 +1,8 @@
 """Pure transforms of the stream, `DataFrame -> DataFrame`, testable without Kafka.
 
 In: the Kafka source's rows (`value` bytes, `timestamp`, `topic`, `partition`,
-`offset`). Out: one DataFrame per table: each routed event type's, all valid events,
-and the rejected records with their reason. Parsing uses Spark's own `from_json` with
+`offset`). Out: one DataFrame per table (`outputs`): each routed event type's, all
+valid events, and the rejected records with their reason. Parsing uses Spark's own `from_json` with
 the schema derived from `schemas/`; no Python UDF.
 
 A record is rejected (never stops the stream) when it is
@@ -10,12 +10,13 @@ A record is rejected (never stops the stream) when it is
   (`schema_mismatch` when the JSON itself parses);
 - `unknown_event_type` / `unknown_schema_version`: not in `schemas/`;
 - `missing_<field>`: a required envelope field is absent.
-Valid events are deduplicated by `event_id` within `dedup_watermark` of `received_at`.
+Valid events are deduplicated by `event_id` within `dedup_watermark` of `received_at`
+(`deduplicate`).
 """
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     BinaryType,
@@ -31,6 +32,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from gamepipe.config import StreamSettings
 from gamepipe.events import Contract
 
 _SIMPLE: dict[str, DataType] = {
@@ -64,26 +66,28 @@ CORRUPT = "_corrupt_record"
 
 
 def parse(kafka_rows: DataFrame, contract: Contract) -> DataFrame:
-    """Kafka rows -> `raw_event`, Kafka's coordinates, every contract field (typed) and
-    `reject_reason` (null for a valid event)."""
+    """Kafka rows -> `raw_event`, Kafka's coordinates, every contract field (typed),
+    `reject_reason` (null for a valid event) and `raw_value` (a rejected record's bytes)."""
     raw = F.col("value").cast("string")
     schema = read_schema(contract).add(CORRUPT, StringType(), True)
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
     parsed = (
         kafka_rows.select(
             raw.alias("raw_event"),
-            F.col("value").alias("raw_value"),
+            "value",
             "timestamp",
             "topic",
             "partition",
             "offset",
             F.from_json(raw, schema, options).alias("e"),
-            F.get_json_object(raw, "$").isNotNull().alias("_is_json"),
         )
         .select("*", "e.*")
         .drop("e")
     )
-    return parsed.withColumn("reject_reason", reject_reason(contract)).drop(CORRUPT, "_is_json")
+    with_reason = parsed.withColumn("reject_reason", reject_reason(contract)).drop(CORRUPT)
+    # The raw bytes are kept for dead letters only: valid rows carry less through the dedup.
+    raw_value = F.when(~is_valid(), F.col("value"))
+    return with_reason.withColumn("raw_value", raw_value).drop("value")
 
 
 def reject_reason(contract: Contract) -> Column:
@@ -91,9 +95,12 @@ def reject_reason(contract: Contract) -> Column:
     versions = F.create_map(
         *[x for t in contract.event_types for x in (F.lit(t), F.array(*[F.lit(v) for v in contract.schemas[t]]))]
     )
+    # Only a record from_json could not take is parsed again, to tell the two apart.
+    not_json = F.get_json_object(F.col("raw_event"), "$").isNull() | F.col("event_type").isNull()
+    empty = F.coalesce(F.trim(F.col("raw_event")) == F.lit(""), F.lit(True))  # from_json gives no row at all
     reason = (
-        F.when(~F.col("_is_json") | F.col("event_type").isNull() & F.col(CORRUPT).isNotNull(), F.lit("not_json"))
-        .when(F.col(CORRUPT).isNotNull(), F.lit("schema_mismatch"))
+        F.when(empty, F.lit("not_json"))
+        .when(F.col(CORRUPT).isNotNull(), F.when(not_json, F.lit("not_json")).otherwise(F.lit("schema_mismatch")))
         .when(~F.col("event_type").isin(*contract.event_types) | F.col("event_type").isNull(),
               F.lit("unknown_event_type"))
         .when(~F.coalesce(F.array_contains(versions[F.col("event_type")], F.col("schema_version")), F.lit(False)),
@@ -104,14 +111,55 @@ def reject_reason(contract: Contract) -> Column:
     return reason
 
 
-def valid_events(parsed: DataFrame, dedup_watermark: str | None) -> DataFrame:
-    """Valid events, each `event_id` once within the watermark (client retries collapse)."""
-    valid = parsed.where(F.col("reject_reason").isNull())
+def is_valid() -> Column:
+    return F.col("reject_reason").isNull()
+
+
+DEDUP_KEY = "_dedup_key"
+EVENT_TIME = "_event_time"
+
+
+def deduplicate(parsed: DataFrame, dedup_watermark: str | None) -> DataFrame:
+    """Each valid `event_id` once (client retries collapse: the first in Kafka order is
+    kept); rejected records are never collapsed (keyed by their Kafka coordinates).
+
+    Streaming: within `dedup_watermark` of event time (`received_at`, or Kafka's
+    timestamp for a rejected record); rows older than the watermark are dropped and
+    counted by Spark as late. A batch (a replay, a test) sees all its rows at once."""
     if dedup_watermark is None:
-        return valid
-    if not valid.isStreaming:  # a batch (a replay, a test) sees all its rows at once
-        return valid.dropDuplicates(["event_id"])
-    return valid.withWatermark("received_at", dedup_watermark).dropDuplicatesWithinWatermark(["event_id"])
+        return parsed
+    coordinates = F.concat_ws(":", F.lit("kafka"), "topic", "partition", "offset")
+    keyed = parsed.withColumn(DEDUP_KEY, F.when(is_valid(), F.col("event_id")).otherwise(coordinates)).withColumn(
+        EVENT_TIME, F.when(is_valid(), F.col("received_at")).otherwise(F.col("timestamp"))
+    )
+    if not keyed.isStreaming:
+        first = Window.partitionBy(DEDUP_KEY).orderBy("partition", "offset")
+        return keyed.withColumn("_n", F.row_number().over(first)).where(F.col("_n") == 1).drop("_n")
+    return keyed.withWatermark(EVENT_TIME, dedup_watermark).dropDuplicatesWithinWatermark([DEDUP_KEY])
+
+
+def outputs(rows: DataFrame, contract: Contract, settings: StreamSettings) -> dict[str, DataFrame]:
+    """Table -> its rows, for every table the stream writes: each routed event type's,
+    all valid events, the rejected records."""
+    valid = rows.where(is_valid())
+    out = {table: route(valid, contract, t) for t, table in settings.routes.items()}
+    if settings.all_events_table:
+        out[settings.all_events_table] = route(valid, contract, None)
+    if settings.rejected_table:
+        out[settings.rejected_table] = rejected(rows)
+    return out
+
+
+def rows_per_table(rows: DataFrame, settings: StreamSettings) -> dict[str, int]:
+    """How many rows each table of `outputs` gets, counted in one pass."""
+    kinds = rows.groupBy(F.when(is_valid(), F.col("event_type")).alias("kind")).count().collect()
+    by_kind = {r["kind"]: int(r["count"]) for r in kinds}
+    counts = {table: by_kind.get(t, 0) for t, table in settings.routes.items()}
+    if settings.all_events_table:
+        counts[settings.all_events_table] = sum(n for kind, n in by_kind.items() if kind is not None)
+    if settings.rejected_table:
+        counts[settings.rejected_table] = by_kind.get(None, 0)
+    return counts
 
 
 def route(valid: DataFrame, contract: Contract, event_type: str | None) -> DataFrame:
@@ -123,7 +171,7 @@ def route(valid: DataFrame, contract: Contract, event_type: str | None) -> DataF
 
 def rejected(parsed: DataFrame) -> DataFrame:
     """The dead letters: reason, the raw bytes, where they were in Kafka, when."""
-    return parsed.where(F.col("reject_reason").isNotNull()).select(
+    return parsed.where(~is_valid()).select(
         F.col("reject_reason").alias("reason"),
         "raw_value",
         "raw_event",
