@@ -291,6 +291,59 @@ def maintain(
 
 
 @app.command()
+def replay(
+    tables: Annotated[list[str], typer.Argument(help="tables to rebuild, e.g. sword_purchases events")],
+    from_: Annotated[
+        str, typer.Option("--from", help="earliest, a time (2026-11-28T10:00:00Z) or offsets JSON")
+    ] = "earliest",
+    to: Annotated[str, typer.Option(help="latest, a time or offsets JSON")] = "latest",
+    suffix: Annotated[str, typer.Option(help="new table = <table><suffix>")] = "_replay",
+    replace: Annotated[bool, typer.Option(help="drop and rebuild new tables that exist already")] = False,
+) -> None:
+    """Rebuild tables from Kafka into new tables (the stream's parsing, routing, dedup)."""
+    from gamepipe.events import load_contract
+    from gamepipe.stream.job import build_session
+    from gamepipe.stream.replay import ReplayError, position
+    from gamepipe.stream.replay import replay as do_replay
+
+    settings = _settings()
+    unknown = [t for t in tables if t not in settings.stream.tables]
+    if unknown:
+        _fail(f"unknown table(s) {unknown}; the stream writes {settings.stream.tables}")
+    try:
+        start, end = position(from_, start=True), position(to, start=False)
+    except ReplayError as exc:
+        _fail(str(exc))
+        return
+    _say(f"replaying {settings.kafka.topic} from {from_} to {to} into {[t + suffix for t in tables]}")
+    spark = build_session(settings, app_name="gamepipe-replay")
+    try:
+        written = do_replay(spark, settings, load_contract(settings.schemas_dir), tables, start, end, suffix, replace)
+    except ReplayError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        spark.stop()
+    for table, rows in written.items():
+        _say(f"{table}: {rows} rows")
+
+
+@app.command()
+def bench(
+    what: Annotated[
+        list[str] | None, typer.Argument(help="ingest, freshness, query, memory, soak, demo, all (default) or doc")
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="tiny sizes: checks the harness, not the machine")] = False,
+) -> None:
+    """Run the benchmarks (bench/, needs the stack up) and rewrite docs/benchmarks.md."""
+    settings = _settings()
+    if not (settings.root / "bench" / "__main__.py").exists():
+        _fail(f"no bench/ in {settings.root}: the benchmarks run from a checkout of gamepipe")
+    argv = [sys.executable, "-m", "bench", *(what or ["all"]), *(["--quick"] if quick else [])]
+    raise typer.Exit(subprocess.call(argv, cwd=settings.root))
+
+
+@app.command()
 def report(
     run: Annotated[str, typer.Option(help="a load run id (default: the latest; 'all' for all data)")] = "",
     engine: Annotated[str, typer.Option(help="trino (default) or duckdb (embedded)")] = "trino",
