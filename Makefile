@@ -40,8 +40,8 @@ test: setup ## Run every test against real services (starts and stops the stack)
 unit: venv ## Run the unit tests only (no services)
 	$(PYTEST) tests/unit
 
-bench-ingest: up ## Benchmark the API against the seed's app; updates docs/benchmarks.md
-	$(VENV)/bin/python bench/ingest.py
+bench: up ## Every benchmark of DESIGN.md section 8 (~40 min); rewrites docs/benchmarks.md
+	$(VENV)/bin/python -m bench all
 
 lint: venv ## ruff and mypy --strict
 	$(VENV)/bin/ruff check src tests $(wildcard bench)
@@ -51,4 +51,4 @@ lint: venv ## ruff and mypy --strict
 clean: down ## Stop the stack and delete var/ (data, logs, downloaded jars)
 	rm -rf var
 
-.PHONY: help venv setup up down status demo test unit lint clean bench-ingest
+.PHONY: help venv setup up down status demo test unit lint clean bench

@@ -1,6 +1,6 @@
 """Ingest benchmark: our API against the seed's reference app, same broker, same run.
 
-    make bench-ingest            # or: .venv/bin/python bench/ingest.py [--runs 3]
+    gamepipe bench ingest        # or: make bench (every benchmark)
 
 Needs the stack's Kafka (`gamepipe up`). Each app produces to a topic of its own, so
 the streaming job stays idle. Rounds alternate reference / ours, so both see the same
@@ -9,50 +9,28 @@ machine state; a short warm-up round comes first and is not counted. Measured wi
 - one event per request: `ab -c 64` on GET /purchase_a_sword (ours answers 2xx only
   after the broker's acks=all; the reference answers before Kafka has anything);
 - batches: `ab -c 16 -p batch.json` of 100 events per POST /v1/events.
-Writes var/bench/ingest-<time>.json and the ingest section of docs/benchmarks.md.
+Writes var/bench/ingest.json (bench.doc puts it in docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
-import socket
-import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from gamepipe.config import Settings, load_settings
+from bench.common import ROOT, save, stop, summary, wait_http
+from bench.common import out_dir as bench_dir
+from gamepipe.config import Settings
 from gamepipe.load import AbStats, run_ab
 from gamepipe.stack.apps import server_argv
+from gamepipe.stack.base import free_port
 from gamepipe.stack.kafka import ensure_topic
 
-ROOT = Path(__file__).resolve().parents[1]
 BATCH_EVENTS = 100
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited while starting: {proc.args}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own http:// URL
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"server not answering {url} after {timeout_s}s")
 
 
 def start_reference(settings: Settings, topic: str, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -75,15 +53,6 @@ def start_ours(settings: Settings, topic: str, port: int, log: Path) -> subproce
     return proc
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def batch_file(path: Path) -> Path:
     events = [
         {"event_type": "purchase_sword", "player_id": f"p{i % 37}", "sword_type": "katana", "price": 9.99,
@@ -104,28 +73,10 @@ def ab_post(url: str, body: Path, requests: int, concurrency: int) -> AbStats:
     return parse_ab(out.stdout)
 
 
-def summary(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-def machine() -> dict[str, Any]:
-    meminfo = Path("/proc/meminfo").read_text().splitlines()
-    mem_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
-    return {"cores": os.cpu_count(), "ram_gib": round(mem_kb / 1024 / 1024, 1), "python": platform.python_version(),
-            "kernel": platform.release()}  # fmt: skip
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=30000, help="per run, ours (single events)")
-    parser.add_argument("--reference-requests", type=int, default=5000, help="per run, reference")
-    parser.add_argument("--batches", type=int, default=3000, help="batch requests per run")
-    args = parser.parse_args()
-
-    settings = load_settings()
-    out_dir = settings.var / "bench"
-    out_dir.mkdir(parents=True, exist_ok=True)
+def run(settings: Settings, runs: int = 3, quick: bool = False) -> None:
+    """`runs` alternating rounds; `quick`: a few hundred requests, to check the harness."""
+    requests, reference_requests, batches = (500, 200, 50) if quick else (30000, 5000, 3000)
+    out_dir = bench_dir(settings)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     ref_topic, our_topic = f"bench-ref-{stamp}", f"bench-ours-{stamp}"
     for topic in (ref_topic, our_topic):
@@ -141,16 +92,16 @@ def main() -> None:
         run_ab(f"http://127.0.0.1:{ref_port}/purchase_a_sword", 500, 64)
         run_ab(f"http://127.0.0.1:{our_port}/purchase_a_sword", 5000, 64)
         ab_post(f"http://127.0.0.1:{our_port}/v1/events", body, 500, 16)
-        for n in range(1, args.runs + 1):
-            r = run_ab(f"http://127.0.0.1:{ref_port}/purchase_a_sword", args.reference_requests, 64)
-            o = run_ab(f"http://127.0.0.1:{our_port}/purchase_a_sword", args.requests, 64)
-            b = ab_post(f"http://127.0.0.1:{our_port}/v1/events", body, args.batches, 16)
+        for n in range(1, runs + 1):
+            r = run_ab(f"http://127.0.0.1:{ref_port}/purchase_a_sword", reference_requests, 64)
+            o = run_ab(f"http://127.0.0.1:{our_port}/purchase_a_sword", requests, 64)
+            b = ab_post(f"http://127.0.0.1:{our_port}/v1/events", body, batches, 16)
             for key, stats in (("reference", r), ("ours", o), ("ours_batch", b)):
                 results[key].append({"rps": stats.requests_per_s, "ok": stats.ok, "complete": stats.complete,
                                      "failed": stats.failed, "non_2xx": stats.non_2xx, "p50_ms":
                                      stats.percentiles_ms.get(50), "p99_ms": stats.percentiles_ms.get(99)})  # fmt: skip
             print(
-                f"run {n}/{args.runs}: reference {r.requests_per_s:,.0f} req/s | ours {o.requests_per_s:,.0f} req/s"
+                f"run {n}/{runs}: reference {r.requests_per_s:,.0f} req/s | ours {o.requests_per_s:,.0f} req/s"
                 f" ({o.complete - o.ok} not 2xx) | batches {b.requests_per_s * BATCH_EVENTS:,.0f} events/s",
                 flush=True,
             )
@@ -162,8 +113,6 @@ def main() -> None:
     our_rps = [x["rps"] for x in results["ours"]]
     ratios = [o / r for o, r in zip(our_rps, ref_rps, strict=True)]
     report = {
-        "when": stamp,
-        "machine": machine(),
         "workers": settings.api.workers,
         "single": {"reference_rps": summary(ref_rps), "ours_rps": summary(our_rps), "ratio": summary(ratios),
                    "ours_failed_or_non_2xx": sum(x["complete"] - x["ok"] for x in results["ours"])},
@@ -171,41 +120,4 @@ def main() -> None:
                   "failed_or_non_2xx": sum(x["complete"] - x["ok"] for x in results["ours_batch"])},
         "runs": results,
     }  # fmt: skip
-    path = out_dir / f"ingest-{stamp}.json"
-    path.write_text(json.dumps(report, indent=2))
-    print(f"results: {path}")
-    write_doc(report)
-
-
-def write_doc(report: dict[str, Any]) -> None:
-    s, b, m = report["single"], report["batch"], report["machine"]
-
-    def fmt(x: dict[str, float], unit: str = "") -> str:
-        return f"**{x['median']:,.0f}**{unit} (min {x['min']:,.0f}, max {x['max']:,.0f})"
-
-    lines = [
-        f"Measured {report['when']} on {m['cores']} cores, {m['ram_gib']} GiB, Python {m['python']}, "
-        f"{len(report['runs']['ours'])} alternating runs after an uncounted warm-up (median, min, max); "
-        f"the stack's Kafka, our API with {report['workers']} granian workers. Reproduce: `make bench-ingest`.",
-        "",
-        "| figure | floor | goal | measured |",
-        "|---|---|---|---|",
-        f"| one event per request, `ab -c 64`, ours (2xx only after acks=all) | ≥ 4,000 req/s | ≥ 8,000 | "
-        f"{fmt(s['ours_rps'], ' req/s')}, {s['ours_failed_or_non_2xx']} failed or non-2xx |",
-        f"| the seed's reference app, same broker, same run | | | {fmt(s['reference_rps'], ' req/s')} |",
-        f"| ratio ours / reference | ≥ 5× | ≥ 10× | **{s['ratio']['median']:.1f}×** "
-        f"(min {s['ratio']['min']:.1f}, max {s['ratio']['max']:.1f}) |",
-        f"| batched JSON, 100 events per POST, `ab -c 16` | ≥ 50,000 events/s | ≥ 100,000 | "
-        f"{fmt(b['events_per_s'], ' events/s')}, {b['failed_or_non_2xx']} failed or non-2xx |",
-    ]
-    doc = ROOT / "docs" / "benchmarks.md"
-    text = doc.read_text()
-    start, end = "<!-- ingest:start -->", "<!-- ingest:end -->"
-    before, rest = text.split(start)
-    _, after = rest.split(end)
-    doc.write_text(before + start + "\n" + "\n".join(lines) + "\n" + end + after)
-    print(f"updated {doc}")
-
-
-if __name__ == "__main__":
-    main()
+    save(settings, "ingest", report)

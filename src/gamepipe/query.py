@@ -58,7 +58,7 @@ def run(settings: Settings, sql: str) -> Result:
         except trino.exceptions.HttpError as exc:
             raise QueryError(f"Trino at {t.host}:{t.port} failed: {exc}") from None
         columns = [d[0] for d in (cur.description or [])]
-    except OSError as exc:
+    except (OSError, trino.exceptions.TrinoConnectionError) as exc:
         raise QueryError(f"cannot reach Trino at {t.host}:{t.port} ({exc}); is the stack up? `gamepipe up`") from None
     finally:
         conn.close()
@@ -81,8 +81,9 @@ RUN_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class DuckDB:
-    """DuckDB over Arrow scans of the Iceberg tables (PyIceberg, the shared JDBC
-    catalog): no JVM. Each table is scanned once, on first use, then reused."""
+    """DuckDB over the Iceberg tables' current snapshots (PyIceberg lists the data files
+    through the shared JDBC catalog): no JVM. Each table becomes a view over its Parquet
+    files on first use, so a query reads only the columns it needs."""
 
     def __init__(self, settings: Settings) -> None:
         import duckdb
@@ -101,11 +102,28 @@ class DuckDB:
         self._tables = set(settings.stream.tables)
 
     def _load(self, sql: str) -> None:
-        for table in self._tables - self._loaded:
-            if re.search(rf"\b{re.escape(table)}\b", sql):
-                arrow = self._catalog.load_table(f"{self._namespace}.{table}").scan().to_arrow()
-                self._con.register(table, arrow)
-                self._loaded.add(table)
+        for name in self._tables - self._loaded:
+            if re.search(rf"\b{re.escape(name)}\b", sql):
+                self._view(name)
+                self._loaded.add(name)
+
+    def _view(self, name: str) -> None:
+        table = self._catalog.load_table(f"{self._namespace}.{name}")
+        tasks = list(table.scan().plan_files())
+        local = all(t.file.file_path.startswith("file:") for t in tasks)
+        if not tasks or not local or any(t.delete_files for t in tasks):
+            # Empty, remote or with delete files: let PyIceberg read it (into memory).
+            self._con.register(name, table.scan().to_arrow())
+            return
+        files = ", ".join(_sql_string(t.file.file_path.removeprefix("file:")) for t in tasks)
+        source = f"read_parquet([{files}], union_by_name = true)"
+        present = {row[0] for row in self._con.execute(f"describe select * from {source}").fetchall()}
+        # Columns added to the table after these files were written read as null.
+        columns = [
+            f'"{f.name}"' if f.name in present else f'cast(null as {_duck_type(str(f.field_type))}) as "{f.name}"'
+            for f in table.schema().fields
+        ]
+        self._con.execute(f'create or replace view "{name}" as select {", ".join(columns)} from {source}')
 
     def run(self, sql: str) -> Result:
         import duckdb
@@ -116,6 +134,17 @@ class DuckDB:
         except duckdb.Error as exc:
             raise QueryError(f"DuckDB: {exc}") from None
         return Result([d[0] for d in cur.description or []], [tuple(r) for r in cur.fetchall()])
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _duck_type(iceberg_type: str) -> str:
+    """An Iceberg primitive type's DuckDB name (for a column no file has yet)."""
+    simple = {"string": "varchar", "long": "bigint", "int": "integer", "boolean": "boolean", "double": "double",
+              "binary": "blob", "timestamp": "timestamp", "timestamptz": "timestamptz", "date": "date"}  # fmt: skip
+    return simple.get(iceberg_type, iceberg_type)
 
 
 class Engine:

@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,17 +26,11 @@ from starlette.testclient import TestClient
 from gamepipe.api.app import create_app
 from gamepipe.config import Settings
 from gamepipe.stack.apps import server_argv
-from gamepipe.stack.base import stop_group
+from gamepipe.stack.base import free_port, stop_group
 from gamepipe.stack.kafka import Kafka, ensure_topic
 from tests.kafka_helpers import consume
 
 pytestmark = pytest.mark.stack
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

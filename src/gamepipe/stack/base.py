@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -194,3 +195,10 @@ def java_env(java_home: str | None = None) -> dict[str, str]:
         env["JAVA_HOME"] = java_home
         env["PATH"] = f"{java_home}/bin:{env.get('PATH', '')}"
     return env
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now (for a second server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

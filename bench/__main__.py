@@ -1,0 +1,70 @@
+"""`python -m bench [ingest|freshness|soak|query|memory|demo|all|doc]` (`make bench` = all)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from bench.doc import DOC
+from gamepipe.config import load_settings
+
+# demo first: it stops this checkout's stack, and its warm run leaves it up for the rest.
+ALL = ("demo", "ingest", "freshness", "query", "memory", "soak")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("what", nargs="*", default=["all"], help=f"any of {', '.join(ALL)}, all, doc")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness, not the machine")
+    parser.add_argument("--doc", type=Path, default=DOC, help=f"the report to write (default {DOC})")
+    args = parser.parse_args()
+    wanted = list(ALL) if "all" in args.what else args.what
+    unknown = sorted(set(wanted) - {*ALL, "doc"})
+    if unknown:
+        parser.error(f"unknown benchmark {unknown}; choose from {', '.join(ALL)}, all, doc")
+    quick = args.quick
+    if quick and "demo" in wanted:
+        print("bench: --quick leaves out demo (a demo has no quick version)", flush=True)
+        wanted.remove("demo")
+    settings = load_settings()
+    started = time.monotonic()
+    for name in wanted:
+        began = time.monotonic()
+        print(f"== bench {name}", flush=True)
+        if name == "ingest":
+            from bench import ingest
+
+            ingest.run(settings, runs=1 if quick else 3, quick=quick)
+        elif name == "freshness":
+            from bench import freshness
+
+            if quick:
+                freshness.run(settings, rate=500, seconds=8, runs=1, warm_up_s=3)
+            else:
+                freshness.run(settings, rate=5000, seconds=60, runs=3)
+        elif name == "soak":
+            from bench import soak
+
+            soak.run(settings, rate=1000 if quick else 20000, seconds=10 if quick else 600)
+        elif name == "query":
+            from bench import query
+
+            query.run(settings, sizes=(10_000,) if quick else (100_000, 1_000_000, 10_000_000))
+        elif name == "memory":
+            from bench import memory
+
+            memory.run(settings, seconds=5 if quick else 60, rate=500 if quick else 5000)
+        elif name == "demo":
+            from bench import demo
+
+            demo.run(settings)
+        print(f"== bench {name}: {time.monotonic() - began:.0f} s", flush=True)
+    from bench import doc
+
+    doc.write(settings, args.doc)
+    print(f"bench: done in {(time.monotonic() - started) / 60:.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Memory: the peak RSS of each service of the stack (its whole process group) and of
+the stack as a whole, sampled every 0.5 s while steady traffic flows through it and the
+report's queries run on Trino. Also lists each JVM's configured heap."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from typing import Any
+
+import psutil
+
+from bench.common import save
+from bench.freshness import wait_landed
+from bench.traffic import Traffic
+from gamepipe.config import Settings
+from gamepipe.query import Engine
+from gamepipe.stack.manager import services
+
+GIB = 1024**3
+
+
+def group_rss(pid: int) -> int:
+    """RSS of a process and all its descendants, in bytes (0 if it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += p.memory_info().rss
+    return total
+
+
+def run(settings: Settings, seconds: float = 60, rate: int = 5000) -> None:
+    pids = {s.name: s.pid() for s in services(settings)}
+    missing = [name for name, pid in pids.items() if pid is None]
+    if missing:
+        raise SystemExit(f"bench memory: {missing} not running; start the stack first (`gamepipe up`)")
+    peaks = dict.fromkeys(pids, 0)
+    peak_total = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_total
+        while not stop.wait(0.5):
+            now = {name: group_rss(pid) for name, pid in pids.items() if pid}
+            for name, rss in now.items():
+                peaks[name] = max(peaks[name], rss)
+            peak_total = max(peak_total, sum(now.values()))
+
+    at_rest = {name: group_rss(pid) for name, pid in pids.items() if pid}
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    traffic = Traffic(settings, f"memory-{uuid.uuid4().hex[:6]}", rate)
+    traffic.start()
+    engine = Engine(settings, "trino")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:  # the report's queries too: Trino's memory under use
+        for q in ("headline", "top_spenders", "guild_members_vs_others"):
+            engine.named(q)
+    traffic.stop()
+    wait_landed(settings, traffic.session_id, traffic.accepted)
+    stop.set()
+    sampler.join()
+    heaps = {"kafka": settings.kafka.heap, "trino": settings.trino.heap, "stream": settings.stream.driver_memory}
+    result: dict[str, Any] = {
+        "seconds": seconds, "rate": rate, "heaps": heaps,
+        "at_rest_gib": {k: v / GIB for k, v in at_rest.items()},
+        "peak_gib": {k: v / GIB for k, v in peaks.items()},
+        "peak_total_gib": peak_total / GIB,
+    }  # fmt: skip
+    print(f"bench memory: stack peak {peak_total / GIB:.2f} GiB; "
+          + ", ".join(f"{k} {v / GIB:.2f}" for k, v in peaks.items()), flush=True)  # fmt: skip
+    save(settings, "memory", result)

@@ -1,0 +1,44 @@
+"""The benchmark harness itself, in tiny sizes on the real stack: each benchmark writes
+its result and the report shows it (the figures are not judged here: bench/ does that)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gamepipe.config import Settings
+
+pytestmark = pytest.mark.stack
+
+
+def test_every_benchmark_runs_quick_and_lands_in_the_report(stack: Settings, tmp_path: Path) -> None:
+    doc = tmp_path / "benchmarks.md"
+    env = dict(os.environ, GAMEPIPE_BENCH_DIR=str(tmp_path))
+    argv = [sys.executable, "-m", "bench", "all", "--quick", "--doc", str(doc)]
+    done = subprocess.run(argv, cwd=stack.root, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "leaves out demo" in done.stdout
+
+    results = {name: json.loads((tmp_path / f"{name}.json").read_text())
+               for name in ("ingest", "freshness", "query", "memory", "soak")}  # fmt: skip
+    assert results["ingest"]["single"]["ours_rps"]["median"] > 0
+    assert results["ingest"]["batch"]["failed_or_non_2xx"] == 0
+    [run] = results["freshness"]["runs"]
+    assert run["failed"] == 0 and run["duckdb_counts"] == {"sword_purchases": run["accepted"],
+                                                            "events": run["accepted"]}  # fmt: skip
+    assert 0 < run["events"]["p50_s"] <= run["events"]["p99_s"]
+    engines = results["query"]["sizes"]["10000"]
+    assert set(engines) == {"trino", "duckdb"} and all(e["slowest_s"] > 0 for e in engines.values())
+    assert set(results["memory"]["peak_gib"]) == {"postgres", "kafka", "trino", "stream", "api"}
+    assert results["memory"]["peak_total_gib"] >= sum(results["memory"]["at_rest_gib"].values()) * 0.5
+    assert results["soak"]["samples"] and results["soak"]["accepted_rate"] > 0
+
+    text = doc.read_text()
+    for heading in ("## Ingest", "## Freshness", "## Report queries", "## Memory", "## Soak"):
+        assert heading in text
+    assert "| `make demo` | ≤ 15 min cold, ≤ 3 min warm | | | not measured |" in text
