@@ -43,6 +43,7 @@ def run(settings: Settings, cold: bool = True) -> None:
     stop(ROOT, env)
     if cold:
         clone = Path(tempfile.mkdtemp(prefix="gamepipe-bench-cold-")) / "gamepipe"
+        clone.parent.chmod(0o755)  # the catalog database runs as the postgres user: it must reach var/
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         cold_env = dict(env, PIP_CACHE_DIR=str(clone / ".cache" / "pip"),
                         MAVEN_OPTS=f"-Dmaven.repo.local={clone / '.cache' / 'm2'}")  # fmt: skip

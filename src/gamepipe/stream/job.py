@@ -210,10 +210,10 @@ def start_query(spark: SparkSession, settings: Settings, contract: Contract) -> 
     stale = [t for t in st.tables if (checkpoints / t).is_dir()]
     if stale and not (checkpoints / CHECKPOINT).exists():
         raise SystemExit(
-            f"found per-table checkpoints {stale} under {checkpoints} from an older gamepipe: the tables already "
-            "hold their events, and the new single query would read the topic again from the start. Move them "
-            f"aside and rebuild: `gamepipe down && rm -rf {checkpoints} {settings.var / 'warehouse'}` and drop "
-            "the tables, or keep the old release."
+            f"found per-table checkpoints {stale} under {checkpoints} from an older gamepipe: the tables hold "
+            "their events already, and the single query would read the topic again from the start. Start afresh "
+            "with `make clean` (deletes var/, data included), or move the old checkpoints aside, drop the tables "
+            "and let the stream rebuild them from Kafka."
         )
     source = (
         spark.readStream.format("kafka")
@@ -234,7 +234,23 @@ def start_query(spark: SparkSession, settings: Settings, contract: Contract) -> 
     return query, writer
 
 
-def write_status(path: Path, query: StreamingQuery, writer: BatchWriter, tables: list[str]) -> None:
+class LateRows:
+    """Rows the dedup operator dropped as later than its watermark (the late policy),
+    counted over every batch since the job started (Spark reports them per batch)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.seen_batch = -1
+
+    def update(self, query: StreamingQuery) -> int:
+        for progress in query.recentProgress:
+            if progress["batchId"] > self.seen_batch:
+                self.seen_batch = progress["batchId"]
+                self.total += sum(op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", []))
+        return self.total
+
+
+def write_status(path: Path, query: StreamingQuery, writer: BatchWriter, tables: list[str], late: int) -> None:
     progress: dict[str, Any] = query.lastProgress or {}
     seconds = (progress.get("durationMs", {}).get("triggerExecution") or 0) / 1000
     shared = {
@@ -242,8 +258,7 @@ def write_status(path: Path, query: StreamingQuery, writer: BatchWriter, tables:
         "batch": progress.get("batchId"),
         "last_trigger": progress.get("timestamp"),
         "offsets": _offsets(progress.get("sources", [{}])[0].get("endOffset")) if progress else None,
-        # Rows the dedup operator dropped as later than its watermark (the late policy).
-        "late_rows": sum(op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", [])),
+        "late_rows": late,  # since the job started
     }
     per_table = {}
     for table in tables:
@@ -298,8 +313,9 @@ def run(settings: Settings) -> None:
     print(f"gamepipe stream: one query writing {tables}", flush=True)
     every_s = settings.stream.maintain_every_minutes * 60
     next_care = time.monotonic() + every_s
+    late = LateRows()
     while True:
-        write_status(status_path, query, writer, tables)
+        write_status(status_path, query, writer, tables, late.update(query))
         if every_s and time.monotonic() >= next_care:
             # Same session, beside the streaming query: Iceberg's commits are optimistic.
             print(f"gamepipe stream: table care: {maintain(spark, settings)}", flush=True)

@@ -94,6 +94,8 @@ def replay(
         .option("subscribe", settings.kafka.topic)
         .option(start.option, start.value)
         .option(end.option, end.value)
+        # A start time after a partition's last record starts it at its end (nothing to read).
+        .option("startingOffsetsByTimestampStrategy", "latest")
         .load()
     )
     rows = deduplicate(parse(source, contract), settings.stream.dedup_watermark).persist()
