@@ -72,6 +72,13 @@ class Postgres(Service):
         if (self.data / "PG_VERSION").exists():
             return
         self.home.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0 and (blocked := closed_to_others(self.home.parent)):
+            raise StackError(
+                f"the catalog database runs as the `postgres` user, who cannot enter {blocked[0]} "
+                f"(mode {blocked[0].stat().st_mode & 0o777:o}) to reach {self.home}. Check out gamepipe where "
+                f"others may enter (e.g. not under /root), run `chmod o+x` on {', '.join(map(str, blocked))}, "
+                "or set GAMEPIPE_VAR_DIR to such a place."
+            )
         self.home.chmod(0o700)
         self._chown(self.home)
         password_file = self.home / "password"
@@ -159,3 +166,8 @@ class Postgres(Service):
     def describe(self) -> str:
         c = self.settings.catalog
         return f"{c.host}:{c.port} db={c.database}"
+
+
+def closed_to_others(path: Path) -> list[Path]:
+    """`path` and its ancestors that a user other than their owner cannot enter."""
+    return [p for p in (path, *path.parents) if not p.stat().st_mode & 0o001]
