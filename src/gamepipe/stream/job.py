@@ -243,7 +243,12 @@ class LateRows:
         self.seen_batch = -1
 
     def update(self, query: StreamingQuery) -> int:
-        for progress in query.recentProgress:
+        last = query.lastProgress
+        if not last or last["batchId"] <= self.seen_batch:
+            return self.total  # idle: nothing new (and no list of recent progress to fetch)
+        # Batches since the last look: the latest only, or the recent ones if some were missed.
+        fresh = [last] if last["batchId"] == self.seen_batch + 1 else query.recentProgress
+        for progress in fresh:
             if progress["batchId"] > self.seen_batch:
                 self.seen_batch = progress["batchId"]
                 self.total += sum(op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", []))
