@@ -122,6 +122,8 @@ def details(r: dict[str, Any]) -> list[str]:
         for i, run in enumerate(fr["runs"], 1):
             sp, ev = run["sword_purchases"], run["events"]
             probes = ", ".join(f"{x:.1f}" for x in run["probe_trino_s"]) or "-"
+            if run.get("probe_trino_missed"):
+                probes += f" ({run['probe_trino_missed']} never seen within 120 s)"
             out.append(f"| {i} | {run['rate_sent']:,.0f} | {sp['p50_s']:.2f} / {sp['p99_s']:.2f} s | "
                        f"{ev['p50_s']:.2f} / {ev['p99_s']:.2f} s | {probes} s | "
                        f"{', '.join(f'{k} {v:,}' for k, v in run['duckdb_counts'].items())} |")  # fmt: skip

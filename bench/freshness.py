@@ -27,6 +27,7 @@ from gamepipe.config import Settings
 from gamepipe.query import Engine
 
 TABLES = ("sword_purchases", "events")
+PROBE_GIVE_UP_S = 120.0
 WARM_UP_S = 5.0  # events in the first seconds are not counted: the JVM is still warming
 
 
@@ -49,12 +50,12 @@ where t.session_id = '{session_id}' and t.received_at >= from_unixtime({since})"
     )
 
 
-def trino_probes(settings: Settings, stop: threading.Event, every_s: float) -> list[float]:
+def trino_probes(settings: Settings, stop: threading.Event, every_s: float) -> list[float | None]:
     """Every `every_s` until `stop`: send one event alone and poll Trino for it (every
     0.5 s) until found. Seconds from sending to found, query time included. Sparse on
     purpose: a poller that never rests would take the CPU the stream needs."""
     url = f"http://{settings.api.host}:{settings.api.port}/v1/events"
-    seen = []
+    seen: list[float | None] = []
     while not stop.wait(every_s):
         event_id = str(uuid.uuid4())
         event = {"event_type": "purchase_sword", "event_id": event_id, "session_id": "probe", "price": 1}
@@ -62,9 +63,10 @@ def trino_probes(settings: Settings, stop: threading.Event, every_s: float) -> l
         if httpx.post(url, json={"events": [event]}, timeout=30).status_code != 200:
             continue
         sql = f"select count(*) from sword_purchases where event_id = '{event_id}'"
-        while time.monotonic() - sent < 120 and not int(query.run(settings, sql).scalar()):
+        while not int(query.run(settings, sql).scalar()) and time.monotonic() - sent < PROBE_GIVE_UP_S:
             time.sleep(0.5)
-        seen.append(time.monotonic() - sent)
+        waited = time.monotonic() - sent
+        seen.append(waited if waited < PROBE_GIVE_UP_S else None)  # None: never seen, not a figure
     return seen
 
 
@@ -92,7 +94,7 @@ def one_run(settings: Settings, rate: int, seconds: float, probe_every_s: float)
     traffic = Traffic(settings, session_id, rate, batch=100)
     started = time.time()
     stop = threading.Event()
-    probes: list[float] = []
+    probes: list[float | None] = []
     prober = threading.Thread(target=lambda: probes.extend(trino_probes(settings, stop, probe_every_s)), daemon=True)
     prober.start()
     traffic.run_for(seconds)
@@ -102,7 +104,8 @@ def one_run(settings: Settings, rate: int, seconds: float, probe_every_s: float)
     run: dict[str, Any] = {"session_id": session_id, "accepted": traffic.accepted, "failed": traffic.failed,
                            "rate_sent": traffic.accepted / seconds, "sender_behind_s": traffic.behind_s,
                            "catch_up_s": catch_up_s, "duckdb_counts": duckdb_counts(settings, session_id),
-                           "probe_trino_s": probes}  # fmt: skip
+                           "probe_trino_s": [x for x in probes if x is not None],
+                           "probe_trino_missed": probes.count(None)}  # fmt: skip
     for table in TABLES:
         values, rewritten = latencies(settings, table, session_id, started + WARM_UP_S)
         run[table] = {"events": len(values), "rewritten": rewritten, "p50_s": percentile(values, 50),
