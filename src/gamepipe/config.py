@@ -85,6 +85,9 @@ class StreamSettings(_Section):
     master: str = "local[2]"
     driver_memory: str = "1g"
     trigger_seconds: float = 1.0  # a batch starts at most this often (sooner: fresher, more commits)
+    # At most this many Kafka records per micro-batch (None: all there are). A backlog is
+    # worked off in batches of this size that stay in memory, not in one batch that spills.
+    max_rows_per_batch: int | None = Field(default=100_000, gt=0)
     # Every valid event also lands here (None: no such table).
     all_events_table: str | None = "events"
     # Kafka records that are not valid events, with the reason (None: dropped, counted).

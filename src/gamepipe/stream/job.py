@@ -215,13 +215,15 @@ def start_query(spark: SparkSession, settings: Settings, contract: Contract) -> 
             "with `make clean` (deletes var/, data included), or move the old checkpoints aside, drop the tables "
             "and let the stream rebuild them from Kafka."
         )
-    source = (
+    reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", k.bootstrap)
         .option("subscribe", k.topic)
         .option("startingOffsets", "earliest")
-        .load()
     )
+    if st.max_rows_per_batch:
+        reader = reader.option("maxOffsetsPerTrigger", str(st.max_rows_per_batch))
+    source = reader.load()
     rows = deduplicate(parse(source, contract), st.dedup_watermark)
     writer = BatchWriter(spark, settings, contract, checkpoints / CHECKPOINT)
     query = (
