@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 
 from gamepipe.config import load_settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
-from gamepipe.stream.transform import deduplicate, outputs, parse, rejected, rows_per_table
+from gamepipe.stream.transform import Router, deduplicate, parse, rejected
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_invalid_records_are_rejected_with_their_reason(spark: SparkSession, con
     assert [name for name, _ in REJECTED_COLUMNS] == rejected(parsed).columns
     assert dead[0].raw_value == b"hello, not json" and dead[0].offset == 1 and dead[0].topic == "events"
 
-    [row] = outputs(parsed, contract, load_settings().stream)["sword_purchases"].collect()
+    [row] = Router(contract, load_settings().stream).outputs(parsed)["sword_purchases"].collect()
     assert row.event_id == sword["event_id"] and str(row.price) == "9.99" and row.host == "h"
     assert row.raw_event == values[0].decode()
 
@@ -85,8 +85,8 @@ def test_duplicates_collapse_and_routing_keeps_table_columns(spark: SparkSession
     values = [json.dumps(e).encode() for e in (sword, sword, sword, guild)]
     values += [b"not json", b"not json"]  # rejected records are never collapsed
     rows = deduplicate(parse(kafka_rows(spark, values), contract), "10 minutes")
-    st = load_settings().stream
-    tables = outputs(rows, contract, st)
+    router = Router(contract, load_settings().stream)
+    tables = router.outputs(rows)
     swords = tables["sword_purchases"]
     assert swords.columns == [name for name, _ in contract.table_columns("purchase_sword")]
     assert swords.count() == 1
@@ -95,7 +95,14 @@ def test_duplicates_collapse_and_routing_keeps_table_columns(spark: SparkSession
     assert everything.columns == [name for name, _ in contract.table_columns(None)]
     assert sorted(r.event_type for r in everything.collect()) == ["join_guild", "purchase_sword"]
     assert tables["rejected_events"].count() == 2
-    assert rows_per_table(rows, st) == {"sword_purchases": 1, "join_guilds": 1, "events": 2, "rejected_events": 2}
+    assert router.rows_per_table(rows) == {"sword_purchases": 1, "join_guilds": 1, "events": 2, "rejected_events": 2}
+
+    # The stream builds its Router once and hands it every micro-batch: the next batch's
+    # rows, not the first's, come out.
+    later = [json.dumps(event("join_guild", guild_name="Owls")).encode(), b"{"]
+    rows2 = deduplicate(parse(kafka_rows(spark, later), contract), "10 minutes")
+    assert router.rows_per_table(rows2) == {"sword_purchases": 0, "join_guilds": 1, "events": 1, "rejected_events": 1}
+    assert [r.guild_name for r in router.outputs(rows2)["join_guilds"].collect()] == ["Owls"]
 
 
 def test_replay_keeps_the_first_copy_in_kafka_order(spark: SparkSession, contract: Contract) -> None:

@@ -28,7 +28,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 from gamepipe.config import Settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
 from gamepipe.stream.maintain import maintain
-from gamepipe.stream.transform import deduplicate, outputs, parse, rows_per_table, sql_type
+from gamepipe.stream.transform import Router, deduplicate, parse, sql_type
 
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
 ROCKSDB_STATE_STORE = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
@@ -145,7 +145,7 @@ class BatchWriter:
     def __init__(self, spark: SparkSession, settings: Settings, contract: Contract, checkpoint: Path) -> None:
         self.spark = spark
         self.settings = settings
-        self.contract = contract
+        self.router = Router(contract, settings.stream)
         self.checkpoint = checkpoint
         self.query_id: str | None = None
         self.committed: dict[str, int] = {}  # table -> last batch id in it, for this query
@@ -164,11 +164,11 @@ class BatchWriter:
         batch.persist()
         try:
             began = time.monotonic()
-            counts = rows_per_table(batch, self.settings.stream)  # also fills the cache
+            counts = self.router.rows_per_table(batch)  # also fills the cache
             self.read_seconds = time.monotonic() - began
             todo = {
                 table: rows
-                for table, rows in outputs(batch, self.contract, self.settings.stream).items()
+                for table, rows in self.router.outputs(batch).items()
                 # Skipped: written before a crash, or nothing for this table.
                 if self.committed[table] < batch_id and counts[table]
             }

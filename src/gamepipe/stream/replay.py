@@ -23,7 +23,7 @@ from pyspark.sql import SparkSession
 from gamepipe.config import Settings
 from gamepipe.events import Contract
 from gamepipe.stream.job import create_table, table_name, tables
-from gamepipe.stream.transform import deduplicate, outputs, parse
+from gamepipe.stream.transform import Router, deduplicate, parse
 
 
 class ReplayError(ValueError):
@@ -101,7 +101,7 @@ def replay(
     rows = deduplicate(parse(source, contract), settings.stream.dedup_watermark).persist()
     written = {}
     try:
-        frames = outputs(rows, contract, settings.stream)
+        frames = Router(contract, settings.stream).outputs(rows)
         for table, target in targets.items():
             if replace:
                 spark.sql(f"DROP TABLE IF EXISTS {target} PURGE")
