@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, save
+from bench.common import ROOT, out_dir, save
 from gamepipe.config import Settings
 
 
@@ -38,7 +38,7 @@ def stop(checkout: Path, env: dict[str, str]) -> None:
 
 def run(settings: Settings, cold: bool = True) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAMEPIPE_")}
-    logs = settings.var / "bench"
+    logs = out_dir(settings)  # the logs of both runs, beside the results
     result: dict[str, Any] = {}
     stop(ROOT, env)
     if cold:
