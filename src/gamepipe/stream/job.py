@@ -27,7 +27,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from gamepipe.config import Settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
-from gamepipe.stream.maintain import maintain
+from gamepipe.stream.maintain import TableCare, maintain
 from gamepipe.stream.transform import Router, deduplicate, parse, sql_type
 
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
@@ -242,8 +242,8 @@ class Progress:
 
     PySpark's `query.lastProgress` and `recentProgress` build their objects field by
     field over py4j, most calls a class lookup across every jar on the JVM's class path:
-    measured 0.4 s (900 calls) and 1.6 s (6,400 calls) of the driver JVM's CPU, and at
-    one look every 2 s a third of a core taken from the stream (docs/decisions.md)."""
+    0.4 s (~900 calls) and 1.6 s (~6,400 calls) per read, timed from Python; read every
+    2 s, that took about a third of a core from the stream (JFR; docs/decisions.md)."""
 
     def __init__(self, query: StreamingQuery) -> None:
         self._jquery = query._jsq  # the JVM's StreamingQuery; PySpark offers no JSON getter
@@ -278,7 +278,13 @@ class LateRows:
 
 
 def write_status(
-    path: Path, active: bool, last: dict[str, Any] | None, writer: BatchWriter, tables: list[str], late: int
+    path: Path,
+    active: bool,
+    last: dict[str, Any] | None,
+    writer: BatchWriter,
+    tables: list[str],
+    late: int,
+    table_care: dict[str, Any],
 ) -> None:
     progress: dict[str, Any] = last or {}
     seconds = (progress.get("durationMs", {}).get("triggerExecution") or 0) / 1000
@@ -315,6 +321,7 @@ def write_status(
             for op in progress.get("stateOperators", [])
         ],
         "tables": per_table,
+        "table_care": table_care,  # running now?, and the last round: started, seconds, report or error
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(status, indent=2))
@@ -340,17 +347,15 @@ def run(settings: Settings) -> None:
     query, writer = start_query(spark, settings, contract)
     tables = settings.stream.tables
     print(f"gamepipe stream: one query writing {tables}", flush=True)
-    every_s = settings.stream.maintain_every_minutes * 60
-    next_care = time.monotonic() + every_s
+    # Same session, beside the streaming query: Iceberg's commits are optimistic.
+    care = TableCare(lambda: maintain(spark, settings), settings.stream.maintain_every_minutes * 60)
     late = LateRows()
     progress = Progress(query)
     while True:
         last = progress.last()
-        write_status(status_path, query.isActive, last, writer, tables, late.update(last, progress.recent))
-        if every_s and time.monotonic() >= next_care:
-            # Same session, beside the streaming query: Iceberg's commits are optimistic.
-            print(f"gamepipe stream: table care: {maintain(spark, settings)}", flush=True)
-            next_care = time.monotonic() + every_s
+        care_now = {"running": care.running, **care.last}
+        write_status(status_path, query.isActive, last, writer, tables, late.update(last, progress.recent), care_now)
+        care.tick()
         # Raises (and so ends the job, non-zero) if the query failed.
         if query.awaitTermination(timeout=2):
             if query.exception() is not None:
