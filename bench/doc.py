@@ -160,7 +160,9 @@ def details(r: dict[str, Any]) -> list[str]:
                 f"{soak['offered_rate']:,} events/s offered for {soak['seconds']:.0f} s (500-event batches, 8 "
                 "senders). Lag = records in Kafka the stream has not processed.", "",
                 "| t | accepted so far | lag |", "|---|---|---|"]  # fmt: skip
-        out += [f"| {p['t']:.0f} s | {p['accepted']:,} | {p['lag']:,} |" for p in marks]
+        for p in marks:  # no lag before a restarted stream's first batch reported offsets
+            lag = "-" if p["lag"] is None else f"{p['lag']:,}"
+            out.append(f"| {p['t']:.0f} s | {p['accepted']:,} | {lag} |")
         out.append(f"\nLag slope {soak['lag_slope_per_s']:,.0f} records/s; failed {soak['failed']:,}.")
     demo = r.get("demo")
     if demo:

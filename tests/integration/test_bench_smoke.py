@@ -36,7 +36,7 @@ def test_every_benchmark_runs_quick_and_lands_in_the_report(stack: Settings, tmp
     assert set(engines) == {"trino", "duckdb"} and all(e["slowest_s"] > 0 for e in engines.values())
     assert set(results["memory"]["peak_gib"]) == {"postgres", "kafka", "trino", "stream", "api"}
     assert results["memory"]["peak_total_gib"] >= sum(results["memory"]["at_rest_gib"].values()) * 0.5
-    assert results["soak"]["samples"] and results["soak"]["accepted_rate"] > 0
+    assert results["soak"]["samples"] and results["soak"]["accepted_rate"] > 0 and results["soak"]["processed_rate"] > 0
 
     text = doc.read_text()
     for heading in ("## Ingest", "## Freshness", "## Report queries", "## Memory", "## Soak"):
