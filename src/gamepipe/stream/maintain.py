@@ -4,8 +4,9 @@ Streaming commits a few files per table every trigger; left alone, an hour leave
 thousands of small files per partition and every query opens them all. In: a Spark
 session with the Iceberg catalog. Out: per table, what each Iceberg procedure did.
 The stream job runs this every `stream.maintain_every_minutes` on a thread of its own
-(`TableCare`), in its session; `gamepipe maintain` runs it on demand. Iceberg's optimistic commits let it run beside
-the streaming appends. Reads settings: catalog.*, stream.*.
+(`TableCare`), in its session; `gamepipe maintain` runs it on demand. Iceberg's
+optimistic commits let it run beside the streaming appends. Reads settings: catalog.*,
+stream.*.
 """
 
 from __future__ import annotations
@@ -68,9 +69,8 @@ class TableCare:
     round ended (0: never), on a thread of its own, so the stream's status loop goes on
     meanwhile: under load (`make bench`: the memory benchmark, then the 20,000 events/s
     soak) one round took 4.5 minutes, and while it ran on the loop's thread `status.json`
-    went stale and the stream looked unhealthy. A
-    round that fails (a commit conflict, a full disk) is reported and tried again at the
-    next one; it never stops the stream."""
+    went stale and the stream looked unhealthy. A round that fails (a commit conflict, a
+    full disk) is reported and tried again at the next one; it never stops the stream."""
 
     def __init__(self, work: Callable[[], dict[str, Any]], every_s: float) -> None:
         self._work = work
