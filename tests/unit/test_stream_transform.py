@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 
 from gamepipe.config import load_settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
-from gamepipe.stream.transform import Router, deduplicate, parse, rejected
+from gamepipe.stream.transform import Router, deduplicate, parse
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +70,12 @@ def test_invalid_records_are_rejected_with_their_reason(spark: SparkSession, con
         "not_json", "not_json",
     ]  # fmt: skip
 
-    dead = rejected(parsed).orderBy("offset").collect()
-    assert [name for name, _ in REJECTED_COLUMNS] == rejected(parsed).columns
+    tables = Router(contract, load_settings().stream).outputs(parsed)
+    dead = tables["rejected_events"].orderBy("offset").collect()
+    assert [name for name, _ in REJECTED_COLUMNS] == tables["rejected_events"].columns
     assert dead[0].raw_value == b"hello, not json" and dead[0].offset == 1 and dead[0].topic == "events"
 
-    [row] = Router(contract, load_settings().stream).outputs(parsed)["sword_purchases"].collect()
+    [row] = tables["sword_purchases"].collect()
     assert row.event_id == sword["event_id"] and str(row.price) == "9.99" and row.host == "h"
     assert row.raw_event == values[0].decode()
 

@@ -201,8 +201,3 @@ def rejected_columns() -> list[Column]:
         F.col("timestamp"),
         F.current_timestamp().alias("rejected_at"),
     ]
-
-
-def rejected(parsed: DataFrame) -> DataFrame:
-    """The dead letters of parsed rows."""
-    return parsed.where(~is_valid()).select(*rejected_columns())
