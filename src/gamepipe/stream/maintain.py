@@ -23,9 +23,10 @@ from gamepipe.config import Settings
 
 # Compaction's target file size. Iceberg rewrites every file under 75 % of the target;
 # with its default (512 MB) the compacted files of a day partition (1.6 GB in 270-390 MB
-# files after `make bench`) were all rewritten again every round: one round ran 13+
-# minutes on both cores. At 128 MB a file of 96 MB or more is left alone, so a round
-# rewrites what was streamed since the last one, plus at most one smaller compacted file.
+# files after `make bench`) were all rewritten again every round: one round, with no
+# traffic, was still rewriting them on both cores after 4 minutes when it was stopped.
+# At 128 MB a file of 96 MB or more is left alone, so a round rewrites what was streamed
+# since the last one, plus at most one smaller compacted file.
 TARGET_FILE_BYTES = 128 * 1024 * 1024
 # Snapshots younger than this stay (time travel, readers mid-query); so do the last few.
 KEEP_SNAPSHOTS_FOR = timedelta(minutes=15)

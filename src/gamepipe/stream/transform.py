@@ -144,9 +144,9 @@ class Router:
     records.
 
     The column expressions are built once here, not per micro-batch: in PySpark 4.0
-    building one (`F.col`, `F.when`, ...) is a py4j round trip with a class lookup across
-    the JVM's class path, ~2.5 ms each (measured), and a batch needs ~70. A Column is not
-    tied to a DataFrame, so the same ones serve every batch."""
+    building one (`F.col`, `F.when`, ...) is py4j round trips with class lookups across
+    the JVM's class path (measured: `F.col` 2.5 ms, `F.lit` 0.7 ms), and a batch needs
+    ~70. A Column is not tied to a DataFrame, so the same ones serve every batch."""
 
     def __init__(self, contract: Contract, settings: StreamSettings) -> None:
         self._valid = is_valid()
