@@ -271,18 +271,25 @@ def maintain(
     table: Annotated[
         list[str] | None, typer.Option(help="a table (repeatable); default: all the stream writes")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as one JSON line")] = False,
 ) -> None:
     """Compact small files, expire old snapshots, remove orphan files (Iceberg procedures)."""
     from gamepipe.stream.job import build_session
+    from gamepipe.stream.maintain import CARE_JAVA_OPTIONS, CARE_MASTER
     from gamepipe.stream.maintain import maintain as do_maintain
 
     settings = _settings()
-    _say("starting a Spark session for table care (about 20 s)")
-    spark = build_session(settings, app_name="gamepipe-maintain")
+    if not as_json:
+        _say("starting a Spark session for table care (about 20 s)")
+    spark = build_session(settings, app_name="gamepipe-maintain", master=CARE_MASTER,
+                          memory=settings.stream.maintain_memory, java_options=CARE_JAVA_OPTIONS)  # fmt: skip
     try:
         result = do_maintain(spark, settings, table or None)
     finally:
         spark.stop()
+    if as_json:
+        print(json.dumps(result), flush=True)
+        return
     out = Table("table", "files rewritten", "files added", "expired data files", "orphans removed")
     for name, r in result.items():
         out.add_row(name, *(str(r[k]) for k in ("files_rewritten", "files_added", "snapshots_expired_data_files",

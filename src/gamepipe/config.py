@@ -94,6 +94,8 @@ class StreamSettings(_Section):
     rejected_table: str | None = "rejected_events"
     # Compact, expire snapshots, remove orphans every this many minutes (0: never).
     maintain_every_minutes: float = 10.0
+    # Heap of table care's own JVM (`gamepipe maintain`, also when the stream starts it).
+    maintain_memory: str = "512m"
     # Checkpoints, status and scratch of the job (None: <var>/stream).
     state_dir: Path | None = None
     # Dedup by event_id within this much event time (received_at); None disables it.

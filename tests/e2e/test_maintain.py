@@ -1,4 +1,5 @@
-"""Table care: `gamepipe maintain` compacts a table's small files; rows stay the same."""
+"""Table care: `gamepipe maintain` compacts a table's small files; rows stay the same. The
+stream's scheduled round (`care_round`: that command in a child process) reports what it did."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from gamepipe import query
 from gamepipe.config import Settings
+from gamepipe.stream.maintain import care_round
 
 pytestmark = pytest.mark.stack
 
@@ -21,19 +23,26 @@ def files(settings: Settings, table: str) -> int:
     return int(query.run(settings, f'select count(*) from "{table}$files"').scalar())
 
 
-def test_maintain_compacts_small_files_and_keeps_every_row(stack: Settings) -> None:
+def small_files(settings: Settings) -> tuple[str, int]:
+    """Eight posts of 5 join_guild events a few triggers apart, landed: (session, files of the table)."""
     session = f"care-{uuid.uuid4().hex[:8]}"
-    url = f"http://{stack.api.host}:{stack.api.port}/v1/events"
+    url = f"http://{settings.api.host}:{settings.api.port}/v1/events"
     for _ in range(8):  # eight posts a few triggers apart: several small files
         events = [{"event_type": "join_guild", "session_id": session, "guild_name": "Night Owls"}] * 5
         assert httpx.post(url, json={"events": events}).status_code == 200
-        time.sleep(stack.stream.trigger_seconds * 3)
+        time.sleep(settings.stream.trigger_seconds * 3)
     deadline = time.monotonic() + 120
-    while query.count(stack, f"join_guilds where session_id = '{session}'") < 40:
+    while query.count(settings, f"join_guilds where session_id = '{session}'") < 40:
         assert time.monotonic() < deadline
         time.sleep(2)
-    rows_before, files_before = query.count(stack, "join_guilds"), files(stack, "join_guilds")
-    assert files_before >= 5  # the compaction threshold (min-input-files)
+    before = files(settings, "join_guilds")
+    assert before >= 5  # the compaction threshold (min-input-files)
+    return session, before
+
+
+def test_maintain_compacts_small_files_and_keeps_every_row(stack: Settings) -> None:
+    session, files_before = small_files(stack)
+    rows_before = query.count(stack, "join_guilds")
 
     cli = Path(sys.executable).parent / "gamepipe"
     result = subprocess.run([str(cli), "maintain", "--table", "join_guilds"], capture_output=True, text=True,
@@ -41,4 +50,13 @@ def test_maintain_compacts_small_files_and_keeps_every_row(stack: Settings) -> N
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert files(stack, "join_guilds") < files_before
     assert query.count(stack, "join_guilds") >= rows_before  # the stream may have added more, never fewer
+    assert query.count(stack, f"join_guilds where session_id = '{session}'") == 40
+
+
+def test_the_streams_scheduled_round_runs_maintain_in_a_child_and_reports_it(stack: Settings) -> None:
+    session, files_before = small_files(stack)
+    report = care_round(stack)
+    assert set(report) == set(stack.stream.tables)
+    assert report["join_guilds"]["files_rewritten"] >= 5
+    assert files(stack, "join_guilds") < files_before
     assert query.count(stack, f"join_guilds where session_id = '{session}'") == 40

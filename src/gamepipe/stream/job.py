@@ -27,7 +27,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from gamepipe.config import Settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
-from gamepipe.stream.maintain import TableCare, maintain
+from gamepipe.stream.maintain import TableCare, care_round
 from gamepipe.stream.transform import Router, deduplicate, parse, sql_type
 
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
@@ -41,15 +41,23 @@ def spark_jars(settings: Settings) -> list[str]:
     return jars
 
 
-def build_session(settings: Settings, app_name: str = "gamepipe-stream") -> SparkSession:
+def build_session(
+    settings: Settings,
+    app_name: str = "gamepipe-stream",
+    *,
+    master: str | None = None,
+    memory: str | None = None,
+    java_options: str | None = None,
+) -> SparkSession:
+    """The Spark session of a job: the stream's master and heap unless given."""
     s = settings
     c = s.catalog
     prefix = f"spark.sql.catalog.{c.name}"
     builder = (
-        SparkSession.builder.master(s.stream.master)
+        SparkSession.builder.master(master or s.stream.master)
         .appName(app_name)
         .config("spark.jars", ",".join(spark_jars(s)))
-        .config("spark.driver.memory", s.stream.driver_memory)
+        .config("spark.driver.memory", memory or s.stream.driver_memory)
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
@@ -74,6 +82,8 @@ def build_session(settings: Settings, app_name: str = "gamepipe-stream") -> Spar
         .config("spark.sql.defaultCatalog", c.name)
         .config("spark.local.dir", str(s.stream_dir / "tmp"))
     )
+    if java_options:
+        builder = builder.config("spark.driver.extraJavaOptions", java_options)
     spark = builder.getOrCreate()
     # Set after start so the password never appears on a command line.
     spark.conf.set(f"{prefix}.jdbc.password", s.catalog_password())
@@ -347,8 +357,9 @@ def run(settings: Settings) -> None:
     query, writer = start_query(spark, settings, contract)
     tables = settings.stream.tables
     print(f"gamepipe stream: one query writing {tables}", flush=True)
-    # Same session, beside the streaming query: Iceberg's commits are optimistic.
-    care = TableCare(lambda: maintain(spark, settings), settings.stream.maintain_every_minutes * 60)
+    # In a child process at the lowest CPU priority, beside the streaming query: Iceberg's
+    # commits are optimistic.
+    care = TableCare(lambda: care_round(settings), settings.stream.maintain_every_minutes * 60)
     late = LateRows()
     progress = Progress(query)
     while True:

@@ -3,14 +3,19 @@
 Streaming commits a few files per table every trigger; left alone, an hour leaves
 thousands of small files per partition and every query opens them all. In: a Spark
 session with the Iceberg catalog. Out: per table, what each Iceberg procedure did.
-The stream job runs this every `stream.maintain_every_minutes` on a thread of its own
-(`TableCare`), in its session; `gamepipe maintain` runs it on demand. Iceberg's
-optimistic commits let it run beside the streaming appends. Reads settings: catalog.*,
-stream.*.
+`gamepipe maintain` runs a round on demand; the stream job starts one every
+`stream.maintain_every_minutes` (`TableCare`) as that same command in a child process
+at the lowest CPU priority (`care_round`), so compaction takes only the CPU the stream
+leaves. Iceberg's optimistic commits let it run beside the streaming appends. Reads
+settings: catalog.*, stream.*.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +39,16 @@ KEEP_LAST_SNAPSHOTS = 10
 # Files in no snapshot and older than this are garbage (a crashed writer's files);
 # Iceberg refuses less than a day, as a concurrent writer may not have committed yet.
 ORPHANS_OLDER_THAN = timedelta(days=3)
+
+# Table care's own Spark session: one core and a small heap are plenty (it rewrites one
+# file group at a time), and a short-lived JVM needs neither a parallel collector nor the
+# optimising compiler. Measured with a 20,000 events/s backlog: see docs/decisions.md.
+CARE_MASTER = "local[1]"
+CARE_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+# The scheduled round: `gamepipe maintain` at nice 19. In a process of its own, the OS
+# gives the stream's threads the CPU first; in the stream's JVM, a round took a core from
+# the stream's tasks for minutes and the stream fell behind (docs/decisions.md).
+CARE_COMMAND = ["nice", "-n", "19", sys.executable, "-m", "gamepipe", "maintain", "--json"]
 
 
 def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -65,12 +80,24 @@ def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None =
     return report
 
 
+def care_round(settings: Settings) -> dict[str, dict[str, Any]]:
+    """One round of table care in a child process (CARE_COMMAND), in the caller's process
+    group, so stopping the stack stops it too. Its log goes to the caller's stderr (the
+    stream's log); its report, one JSON line, comes back."""
+    done = subprocess.run(CARE_COMMAND, stdout=subprocess.PIPE, text=True, check=False,
+                          env={**os.environ, "GAMEPIPE_VAR_DIR": str(settings.var)})  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"`{' '.join(CARE_COMMAND[3:])}` exited with {done.returncode}; its errors are above")
+    report: dict[str, dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
 class TableCare:
     """Runs `work` (a round of table care) every `every_s` seconds after the previous
     round ended (0: never), on a thread of its own, so the stream's status loop goes on
-    meanwhile: under load (`make bench`: the memory benchmark, then the 20,000 events/s
-    soak) one round took 4.5 minutes, and while it ran on the loop's thread `status.json`
-    went stale and the stream looked unhealthy. A round that fails (a commit conflict, a
+    meanwhile: a round under load takes minutes (4.5 in `make bench` when it ran in the
+    stream's JVM), and while one ran on the loop's thread `status.json` went stale and the
+    stream looked unhealthy. A round that fails (a commit conflict, a
     full disk) is reported and tried again at the next one; it never stops the stream."""
 
     def __init__(self, work: Callable[[], dict[str, Any]], every_s: float) -> None:
