@@ -13,6 +13,7 @@ import json
 import urllib.request
 from pathlib import Path
 
+from gamepipe import query
 from gamepipe.stack.base import Launch, Service, StackError, java_env
 
 
@@ -113,7 +114,16 @@ class Trino(Service):
                 info = json.load(resp)
         except OSError:
             return False
-        return info.get("starting") is False
+        if info.get("starting") is not False:
+            return False
+        # Started is not ready: the coordinator registers itself as a worker a few seconds
+        # later, and until then every query fails with NO_NODES_AVAILABLE (seen in a cold
+        # `make demo`). A query that runs is the check.
+        try:
+            query.run(self.settings, "select 1")
+        except (query.QueryError, OSError):
+            return False
+        return True
 
     def describe(self) -> str:
         t = self.settings.trino
