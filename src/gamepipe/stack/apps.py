@@ -92,6 +92,10 @@ class Stream(Service):
         argv = [sys.executable, "-m", "gamepipe.stream", "--var", str(self.settings.var)]
         env = app_env(self.settings.root, self.settings.var)
         env["SPARK_LOCAL_IP"] = "127.0.0.1"
+        # glibc gives each thread that allocates its own 64 MB arena, up to 8 per core; the
+        # JVM's ~250 threads and RocksDB's native allocations filled 23 of them (930 MB
+        # resident at rest, pmap). Two arenas hold the same allocations (docs/decisions.md).
+        env["MALLOC_ARENA_MAX"] = "2"
         return Launch(argv, env, self.settings.var)
 
     def status(self) -> dict[str, Any] | None:
