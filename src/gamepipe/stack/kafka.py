@@ -32,6 +32,16 @@ logger.started.level = INFO
 """
 
 
+def new_cluster_id() -> str:
+    """A random cluster id as Kafka writes them (URL-safe base64 of 16 bytes), never
+    starting with '-': the storage tool would read such an id as an option and refuse to
+    format (it happened to a cold `make demo`; Kafka's own ids avoid it the same way)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class Kafka(Service):
     name = "kafka"
     start_timeout_s = 60.0
@@ -81,7 +91,7 @@ class Kafka(Service):
         (self.home / "log4j2.properties").write_text(LOG4J2)
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         result = subprocess.run(
             [
                 "java",
