@@ -15,6 +15,10 @@ import pytest
 from gamepipe.config import Settings, load_settings
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# A stack the tests start runs table care only when a test asks (tests/e2e/test_maintain.py):
+# a round on the stream's own timer could compact a test's files first and race its
+# assertions. (A stack that was already up keeps its own schedule.)
+os.environ.setdefault("GAMEPIPE_STREAM__MAINTAIN_EVERY_MINUTES", "0")
 
 
 @pytest.fixture(scope="session")

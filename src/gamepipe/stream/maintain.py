@@ -87,7 +87,7 @@ def care_round(settings: Settings) -> dict[str, dict[str, Any]]:
     done = subprocess.run(CARE_COMMAND, stdout=subprocess.PIPE, text=True, check=False,
                           env={**os.environ, "GAMEPIPE_VAR_DIR": str(settings.var)})  # fmt: skip
     if done.returncode != 0:
-        raise RuntimeError(f"`{' '.join(CARE_COMMAND[3:])}` exited with {done.returncode}; its errors are above")
+        raise RuntimeError(f"`gamepipe maintain --json` exited with {done.returncode}; its errors are above")
     report: dict[str, dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
     return report
 
