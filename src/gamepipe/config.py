@@ -98,8 +98,9 @@ class StreamSettings(_Section):
     maintain_memory: str = "512m"
     # Checkpoints, status and scratch of the job (None: <var>/stream).
     state_dir: Path | None = None
-    # Dedup by event_id within this much event time (received_at); None disables it.
-    dedup_watermark: str | None = "2 minutes"
+    # Each event_id kept once within this many seconds of event time (received_at); 0: no
+    # dedup. Memory: 24 bytes per id in the window (5 minutes at 5,000 events/s: 36 MB).
+    dedup_window_s: float = Field(default=300.0, ge=0)
     # event_type -> table; every routed table gets the seed's columns plus its payload.
     routes: dict[str, str] = Field(
         default_factory=lambda: {

@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 
 from gamepipe.config import load_settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
-from gamepipe.stream.transform import Router, deduplicate, parse
+from gamepipe.stream.transform import Router, dedup_key_columns, deduplicate, parse, without_copies
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_duplicates_collapse_and_routing_keeps_table_columns(spark: SparkSession
     guild = event("join_guild", guild_name="Knights")
     values = [json.dumps(e).encode() for e in (sword, sword, sword, guild)]
     values += [b"not json", b"not json"]  # rejected records are never collapsed
-    rows = deduplicate(parse(kafka_rows(spark, values), contract), "10 minutes")
+    rows = deduplicate(parse(kafka_rows(spark, values), contract))
     router = Router(contract, load_settings().stream)
     tables = router.outputs(rows)
     swords = tables["sword_purchases"]
@@ -96,19 +96,43 @@ def test_duplicates_collapse_and_routing_keeps_table_columns(spark: SparkSession
     assert everything.columns == [name for name, _ in contract.table_columns(None)]
     assert sorted(r.event_type for r in everything.collect()) == ["join_guild", "purchase_sword"]
     assert tables["rejected_events"].count() == 2
-    assert router.rows_per_table(rows) == {"sword_purchases": 1, "join_guilds": 1, "events": 2, "rejected_events": 2}
+    kinds = {"purchase_sword": 1, "join_guild": 1, None: 2}
+    assert router.rows_per_table(kinds) == {"sword_purchases": 1, "join_guilds": 1, "events": 2, "rejected_events": 2}
 
     # The stream builds its Router once and hands it every micro-batch: the next batch's
     # rows, not the first's, come out.
     later = [json.dumps(event("join_guild", guild_name="Owls")).encode(), b"{"]
-    rows2 = deduplicate(parse(kafka_rows(spark, later), contract), "10 minutes")
-    assert router.rows_per_table(rows2) == {"sword_purchases": 0, "join_guilds": 1, "events": 1, "rejected_events": 1}
+    rows2 = parse(kafka_rows(spark, later), contract)
     assert [r.guild_name for r in router.outputs(rows2)["join_guilds"].collect()] == ["Owls"]
 
 
 def test_replay_keeps_the_first_copy_in_kafka_order(spark: SparkSession, contract: Contract) -> None:
     first = event("purchase_sword", price=1.5)
     retry = {**first, "received_at": "2026-11-28T08:00:05.000Z"}  # the API stamps each try
-    rows = deduplicate(parse(kafka_rows(spark, [json.dumps(e).encode() for e in (first, retry)]), contract), "1 minute")
+    rows = deduplicate(parse(kafka_rows(spark, [json.dumps(e).encode() for e in (first, retry)]), contract))
     [row] = rows.collect()
     assert row.offset == 0 and row.received_at == datetime(2026, 11, 28, 8, 0, tzinfo=UTC).replace(tzinfo=None)
+
+
+def test_dedup_keys_are_the_same_for_one_id_and_absent_for_rejected_records(
+    spark: SparkSession, contract: Contract
+) -> None:
+    sword, other = event("purchase_sword"), event("purchase_sword")
+    values = [json.dumps(e).encode() for e in (sword, other, {**sword, "received_at": "2026-11-28T08:00:07.000Z"})]
+    keys = parse(kafka_rows(spark, [*values, b"not json"]), contract).select(*dedup_key_columns()).toArrow()
+    rows = keys.to_pylist()
+    assert (rows[0]["hi"], rows[0]["lo"]) == (rows[2]["hi"], rows[2]["lo"]), "a retry has its original's key"
+    assert rows[0]["hi"] != rows[1]["hi"] and rows[0]["lo"] != rows[1]["lo"]
+    assert rows[0]["hi"] != rows[0]["lo"], "two hashes, not one twice"
+    assert rows[2]["at"] - rows[0]["at"] == 7_000_000 and rows[0]["kind"] == "purchase_sword"
+    assert {k: v for k, v in rows[3].items() if k not in ("partition", "offset")} == dict.fromkeys(
+        ("kind", "hi", "lo", "at")
+    )
+
+
+def test_without_copies_drops_exactly_the_rows_at_those_coordinates(spark: SparkSession, contract: Contract) -> None:
+    values = [json.dumps(event("purchase_sword", price=p)).encode() for p in (1, 2, 3)]
+    rows = parse(kafka_rows(spark, values), contract)
+    copies = spark.createDataFrame([(0, 1)], "partition int, offset long")
+    assert sorted(r.offset for r in without_copies(rows, copies).collect()) == [0, 2]
+    assert without_copies(rows, copies).columns == rows.columns

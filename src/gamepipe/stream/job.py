@@ -3,9 +3,10 @@
 In: records of `kafka.topic`. Out: rows appended to `<catalog>.<namespace>.<table>` for
 each `stream.routes` entry, every valid event to `stream.all_events_table`, every
 invalid record to `stream.rejected_table`. One streaming query reads and parses the
-topic once per micro-batch and appends to every table (`BatchWriter`): an atomic Iceberg
-commit per table per batch, each tagged with the batch id so a batch re-run after a
-crash skips the tables it already reached (exactly-once, with the checkpoint under
+topic once per micro-batch; its `BatchWriter` leaves out copies of event ids already
+seen (stream/dedup.py) and appends to every table: an atomic Iceberg commit per table
+per batch, each tagged with the batch id so a batch re-run after a crash skips the
+tables it already reached (exactly-once, with the checkpoint under
 `var/stream/checkpoints/stream`). The job writes its progress to
 `var/stream/status.json` for `gamepipe status` and the stack's health check.
 Reads settings: kafka.*, catalog.*, stream.*, warehouse.
@@ -17,21 +18,22 @@ import ast
 import json
 import os
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
 from gamepipe.config import Settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
+from gamepipe.stream.dedup import Dedup, Verdict
 from gamepipe.stream.maintain import TableCare, care_round
-from gamepipe.stream.transform import Router, deduplicate, parse, sql_type
+from gamepipe.stream.transform import Router, parse, sql_type, without_copies
 
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
-ROCKSDB_STATE_STORE = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
 
 
 def spark_jars(settings: Settings) -> list[str]:
@@ -64,14 +66,6 @@ def build_session(
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
-        # Dedup state (every event id of the watermark window: millions of keys) in RocksDB,
-        # off the heap; the default in-heap store copies its whole map every batch.
-        .config("spark.sql.streaming.stateStore.providerClass", ROCKSDB_STATE_STORE)
-        .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
-        .config("spark.sql.streaming.stateStore.rocksdb.blockCacheSizeMB", "128")
-        .config("spark.sql.streaming.stateStore.rocksdb.trackTotalNumberOfRows", "false")
-        # No extra batch just to move the watermark on: expired ids go with the next data.
-        .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
         .config("spark.sql.extensions", ICEBERG_EXTENSIONS)
         .config(prefix, "org.apache.iceberg.spark.SparkCatalog")
         .config(f"{prefix}.type", "jdbc")
@@ -138,59 +132,87 @@ TBLPROPERTIES (
 
 
 CHECKPOINT = "stream"  # <stream_dir>/checkpoints/<this>: the one query's checkpoint
+DEDUP_DIR = "gamepipe-dedup"  # in the checkpoint: the dedup window, a file per micro-batch
 # Snapshot summary keys: which query and micro-batch an append came from.
 QUERY_ID = "gamepipe.query-id"
 BATCH_ID = "gamepipe.batch-id"
 
 
 class BatchWriter:
-    """`foreachBatch`: writes one micro-batch to every table, each table once.
+    """`foreachBatch`: one micro-batch, less its copies, into every table, each table once.
 
-    The batch is parsed and deduplicated once, kept in memory, and appended table by
-    table, each append an Iceberg commit whose snapshot summary records the query id and
-    batch id. After a crash Spark re-runs the batch it had not marked done, with the same
-    offsets and dedup state; tables whose last commit already carries that batch id are
-    skipped, so every table gets each batch exactly once."""
+    The batch is parsed once and kept in memory. Dedup (stream/dedup.py) reads each
+    record's key and says which rows are copies of an event id already seen; they are
+    left out. The rest is appended table by table, the tables in parallel, each append an
+    Iceberg commit whose snapshot summary records the query id and batch id; then the
+    kept ids join the dedup window, which is saved beside the checkpoint. After a crash
+    Spark re-runs the batch it had not marked done, with the same offsets; dedup starts
+    from the window as it was before that batch, so it finds the same copies, and tables
+    whose last commit already carries that batch id are skipped: every table gets each
+    batch exactly once."""
 
     def __init__(self, spark: SparkSession, settings: Settings, contract: Contract, checkpoint: Path) -> None:
         self.spark = spark
         self.settings = settings
         self.router = Router(contract, settings.stream)
         self.checkpoint = checkpoint
+        window_s = settings.stream.dedup_window_s
+        self.dedup = Dedup(checkpoint / DEDUP_DIR, window_s) if window_s else None
+        # Threads kept for the job's life: each new Python thread opens a py4j connection
+        # and a JVM thread of its own.
+        self.pool = ThreadPoolExecutor(max_workers=len(settings.stream.tables), thread_name_prefix="append")
         self.query_id: str | None = None
         self.committed: dict[str, int] = {}  # table -> last batch id in it, for this query
         self.last: dict[str, dict[str, Any]] = {}  # table -> what the last batch wrote
-        self.read_seconds = 0.0  # the last batch: reading, parsing, deduplicating
+        self.read_seconds = 0.0  # the last batch: reading and parsing it into memory
+        self.dedup_seconds = 0.0  # the last batch: finding its copies
 
-    def start(self) -> None:
-        """Read the query id Spark keeps in the checkpoint, and each table's last batch."""
+    def start(self, batch_id: int) -> None:
+        """Read the query id Spark keeps in the checkpoint, each table's last batch, and
+        the dedup window as it was before `batch_id`."""
         self.query_id = json.loads((self.checkpoint / "metadata").read_text().splitlines()[0])["id"]
         for table in self.settings.stream.tables:
             self.committed[table] = last_batch(self.spark, table_name(self.settings, table), self.query_id)
+        if self.dedup:
+            self.dedup.start(batch_id)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         if self.query_id is None:
-            self.start()
+            self.start(batch_id)
         batch.persist()
         try:
             began = time.monotonic()
-            counts = self.router.rows_per_table(batch)  # also fills the cache
+            keys = batch.select(*self.router.key_columns).toArrow()  # also fills the cache
             self.read_seconds = time.monotonic() - began
+            verdict = self.dedup.check(keys) if self.dedup else None
+            rows, kinds = self._kept(batch, keys, verdict)
+            counts = self.router.rows_per_table(kinds)
+            self.dedup_seconds = time.monotonic() - began - self.read_seconds
             todo = {
-                table: rows
-                for table, rows in self.router.outputs(batch).items()
+                table: table_rows
+                for table, table_rows in self.router.outputs(rows).items()
                 # Skipped: written before a crash, or nothing for this table.
                 if self.committed[table] < batch_id and counts[table]
             }
             # The tables' commits are independent: append to all at once (Spark runs jobs
             # from several threads; the waits on the catalog and files overlap).
-            with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
-                done = pool.map(lambda item: self._append(item[0], item[1], batch_id), todo.items())
-                for table in done:
-                    self.last[table] = {"batch": batch_id, "rows": counts[table], "committed_at": time.time(),
-                                        "seconds": time.monotonic() - began}  # fmt: skip
+            done = self.pool.map(lambda item: self._append(item[0], item[1], batch_id), todo.items())
+            for table in done:
+                self.last[table] = {"batch": batch_id, "rows": counts[table], "committed_at": time.time(),
+                                    "seconds": time.monotonic() - began}  # fmt: skip
+            if self.dedup and verdict:
+                self.dedup.remember(batch_id, verdict)
         finally:
             batch.unpersist()
+
+    def _kept(self, batch: DataFrame, keys: pa.Table, verdict: Verdict | None) -> tuple[DataFrame, dict[Any, int]]:
+        """The batch without the copies dedup found, and its rows per event type."""
+        kinds = keys.column("kind")
+        if verdict is None or not verdict.copy.any():
+            return batch, _counts(kinds)
+        # From Arrow, so no Python worker process is needed to build it.
+        coordinates = self.spark.createDataFrame(keys.select(["partition", "offset"]).filter(pa.array(verdict.copy)))
+        return without_copies(batch, coordinates), _counts(kinds.filter(pa.array(~verdict.copy)))
 
     def _append(self, table: str, rows: DataFrame, batch_id: int) -> str:
         (
@@ -204,6 +226,23 @@ class BatchWriter:
         self.committed[table] = batch_id
         return table
 
+    def status(self) -> dict[str, Any] | None:
+        """The dedup window and what it did since the job started (None: no dedup)."""
+        if not self.dedup:
+            return None
+        d = self.dedup
+        return {"window_s": self.settings.stream.dedup_window_s, "ids_held": len(d.window),
+                "copies_dropped": d.copies_dropped, "late_rows": d.late_rows,
+                "seconds": self.dedup_seconds}  # fmt: skip
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False)
+
+
+def _counts(kinds: pa.ChunkedArray) -> dict[Any, int]:
+    """Rows per value (None: rejected records)."""
+    return {v["values"]: v["counts"] for v in pc.value_counts(kinds).to_pylist()}
+
 
 def last_batch(spark: SparkSession, name: str, query_id: str) -> int:
     """The highest batch id of `query_id` committed to the table (-1: none)."""
@@ -215,7 +254,7 @@ def last_batch(spark: SparkSession, name: str, query_id: str) -> int:
 
 
 def start_query(spark: SparkSession, settings: Settings, contract: Contract) -> tuple[StreamingQuery, BatchWriter]:
-    """One streaming query: read and parse the topic once, deduplicate, write every table."""
+    """One streaming query: read and parse the topic once per micro-batch; `BatchWriter` does the rest."""
     k, st = settings.kafka, settings.stream
     checkpoints = settings.stream_dir / "checkpoints"
     stale = [t for t in st.tables if (checkpoints / t).is_dir()]
@@ -226,6 +265,7 @@ def start_query(spark: SparkSession, settings: Settings, contract: Contract) -> 
             "with `make clean` (deletes var/, data included), or move the old checkpoints aside, drop the tables "
             "and let the stream rebuild them from Kafka."
         )
+    set_aside_spark_dedup_state(checkpoints / CHECKPOINT)
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", k.bootstrap)
@@ -235,10 +275,10 @@ def start_query(spark: SparkSession, settings: Settings, contract: Contract) -> 
     if st.max_rows_per_batch:
         reader = reader.option("maxOffsetsPerTrigger", str(st.max_rows_per_batch))
     source = reader.load()
-    rows = deduplicate(parse(source, contract), st.dedup_watermark)
     writer = BatchWriter(spark, settings, contract, checkpoints / CHECKPOINT)
     query = (
-        rows.writeStream.queryName("gamepipe-stream")
+        parse(source, contract)
+        .writeStream.queryName("gamepipe-stream")
         .foreachBatch(writer)
         .trigger(processingTime=f"{st.trigger_seconds} seconds")
         .option("checkpointLocation", str(checkpoints / CHECKPOINT))
@@ -247,13 +287,29 @@ def start_query(spark: SparkSession, settings: Settings, contract: Contract) -> 
     return query, writer
 
 
-class Progress:
-    """The query's progress reports as plain dicts, each read as one string of Spark's JSON.
+SPARK_STATE_SET_ASIDE = "state-of-spark-dedup"
 
-    PySpark's `query.lastProgress` and `recentProgress` build their objects field by
-    field over py4j, most calls a class lookup across every jar on the JVM's class path:
-    0.4 s (~900 calls) and 1.6 s (~6,400 calls) per read, timed from Python; read every
-    2 s, that took about a third of a core from the stream (JFR; docs/decisions.md)."""
+
+def set_aside_spark_dedup_state(checkpoint: Path) -> None:
+    """Move aside the state of Spark's dedup operator, which gamepipe used before its own
+    (stream/dedup.py): Spark refuses to run a query without that operator from a
+    checkpoint holding its state. Offsets and commits stay, so the stream goes on where it
+    was; the ids the old operator held are not carried over (a copy of an event sent
+    just before the upgrade may land twice)."""
+    state = checkpoint / "state"
+    if state.is_dir():
+        state.rename(checkpoint / SPARK_STATE_SET_ASIDE)
+        print(f"gamepipe stream: moved {state} (Spark's dedup state, no longer used) to "
+              f"{SPARK_STATE_SET_ASIDE}; the dedup window starts empty", flush=True)  # fmt: skip
+
+
+class Progress:
+    """The query's last progress report as a plain dict, read as one string of Spark's JSON.
+
+    PySpark's `query.lastProgress` builds its object field by field over py4j, most calls
+    a class lookup across every jar on the JVM's class path: 0.4 s (~900 calls) per read,
+    timed from Python; read every 2 s, that took about a third of a core from the stream
+    (JFR; docs/decisions.md)."""
 
     def __init__(self, query: StreamingQuery) -> None:
         self._jquery = query._jsq  # the JVM's StreamingQuery; PySpark offers no JSON getter
@@ -262,30 +318,6 @@ class Progress:
         report = self._jquery.lastProgress()
         return None if report is None else json.loads(report.json())
 
-    def recent(self) -> list[dict[str, Any]]:
-        return [json.loads(report.json()) for report in self._jquery.recentProgress()]
-
-
-class LateRows:
-    """Rows the dedup operator dropped as later than its watermark (the late policy),
-    counted over every batch since the job started (Spark reports them per batch)."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.seen_batch = -1
-
-    def update(self, last: dict[str, Any] | None, recent: Callable[[], list[dict[str, Any]]]) -> int:
-        """`last`: the latest progress report; `recent`: fetches the recent ones."""
-        if not last or last["batchId"] <= self.seen_batch:
-            return self.total  # idle: nothing new (and no list of recent progress to fetch)
-        # Batches since the last look: the latest only, or the recent ones if some were missed.
-        fresh = [last] if last["batchId"] == self.seen_batch + 1 else recent()
-        for progress in fresh:
-            if progress["batchId"] > self.seen_batch:
-                self.seen_batch = progress["batchId"]
-                self.total += sum(op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", []))
-        return self.total
-
 
 def write_status(
     path: Path,
@@ -293,17 +325,17 @@ def write_status(
     last: dict[str, Any] | None,
     writer: BatchWriter,
     tables: list[str],
-    late: int,
     table_care: dict[str, Any],
 ) -> None:
     progress: dict[str, Any] = last or {}
     seconds = (progress.get("durationMs", {}).get("triggerExecution") or 0) / 1000
+    dedup = writer.status()
     shared = {
         "active": active,
         "batch": progress.get("batchId"),
         "last_trigger": progress.get("timestamp"),
         "offsets": _offsets(progress.get("sources", [{}])[0].get("endOffset")) if progress else None,
-        "late_rows": late,  # since the job started
+        "late_rows": dedup["late_rows"] if dedup else 0,  # since the job started
     }
     per_table = {}
     for table in tables:
@@ -325,11 +357,7 @@ def write_status(
         "batch_seconds": seconds,
         "batch_ms": progress.get("durationMs"),  # where the last batch spent its time
         "read_seconds": writer.read_seconds,
-        # The dedup state: ids kept (the watermark window), time spent updating/evicting.
-        "dedup_state": [
-            {k: op.get(k) for k in ("numRowsTotal", "allUpdatesTimeMs", "allRemovalsTimeMs", "commitTimeMs")}
-            for op in progress.get("stateOperators", [])
-        ],
+        "dedup": dedup,  # the window: ids held, copies dropped, late rows, the last batch's seconds
         "tables": per_table,
         "table_care": table_care,  # running now?, and the last round: started, seconds, report or error
     }
@@ -360,15 +388,16 @@ def run(settings: Settings) -> None:
     # In a child process at the lowest CPU priority, beside the streaming query: Iceberg's
     # commits are optimistic.
     care = TableCare(lambda: care_round(settings), settings.stream.maintain_every_minutes * 60)
-    late = LateRows()
     progress = Progress(query)
-    while True:
-        last = progress.last()
-        care_now = {"running": care.running, **care.last}
-        write_status(status_path, query.isActive, last, writer, tables, late.update(last, progress.recent), care_now)
-        care.tick()
-        # Raises (and so ends the job, non-zero) if the query failed.
-        if query.awaitTermination(timeout=2):
-            if query.exception() is not None:
-                raise RuntimeError(f"the stream query failed: {query.exception()}")
-            return
+    try:
+        while True:
+            care_now = {"running": care.running, **care.last}
+            write_status(status_path, query.isActive, progress.last(), writer, tables, care_now)
+            care.tick()
+            # Raises (and so ends the job, non-zero) if the query failed.
+            if query.awaitTermination(timeout=2):
+                if query.exception() is not None:
+                    raise RuntimeError(f"the stream query failed: {query.exception()}")
+                return
+    finally:
+        writer.close()

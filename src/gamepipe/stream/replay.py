@@ -7,7 +7,7 @@ holding what the stream would have written for that stretch of the topic: the sa
 parsing, routing and dedup, in one batch. Use it after fixing a bug or adding a route,
 or to check the stream. It equals the original over the same records, except that
 - copies of one event id are collapsed over the whole stretch (the stream: within its
-  watermark), and rows the stream dropped as late are here;
+  dedup window);
 - `rejected_at` is the time of the replay.
 Reads settings: kafka.*, catalog.*, stream.*.
 """
@@ -98,7 +98,8 @@ def replay(
         .option("startingOffsetsByTimestampStrategy", "latest")
         .load()
     )
-    rows = deduplicate(parse(source, contract), settings.stream.dedup_watermark).persist()
+    parsed = parse(source, contract)
+    rows = (deduplicate(parsed) if settings.stream.dedup_window_s else parsed).persist()
     written = {}
     try:
         frames = Router(contract, settings.stream).outputs(rows)

@@ -10,11 +10,14 @@ A record is rejected (never stops the stream) when it is
   (`schema_mismatch` when the JSON itself parses);
 - `unknown_event_type` / `unknown_schema_version`: not in `schemas/`;
 - `missing_<field>`: a required envelope field is absent.
-Valid events are deduplicated by `event_id` within `dedup_watermark` of `received_at`
-(`deduplicate`).
+The stream deduplicates valid events by `event_id` in its micro-batches (stream/dedup.py,
+from the columns of `dedup_key_columns`); a replay, reading a stretch of the topic as
+one batch, with `deduplicate`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -115,33 +118,47 @@ def is_valid() -> Column:
     return F.col("reject_reason").isNull()
 
 
-DEDUP_KEY = "_dedup_key"
-EVENT_TIME = "_event_time"
+# Seeds the second hash of an event id: two 64-bit hashes with different seeds make the
+# 128-bit key the stream's dedup compares (stream/dedup.py).
+KEY_SEED = "gamepipe-dedup"
 
 
-def deduplicate(parsed: DataFrame, dedup_watermark: str | None) -> DataFrame:
-    """Each valid `event_id` once (client retries collapse: the first in Kafka order is
-    kept); rejected records are never collapsed (keyed by their Kafka coordinates).
+def dedup_key_columns() -> list[Column]:
+    """Per Kafka record, what the stream's dedup reads (stream/dedup.py): `kind` (the event
+    type; null for a rejected record), the key of a valid event's id (`hi`, `lo`), its
+    `received_at` in microseconds (`at`), and the record's `partition` and `offset`."""
+    valid = is_valid()
+    return [
+        F.when(valid, F.col("event_type")).alias("kind"),
+        F.when(valid, F.xxhash64("event_id")).alias("hi"),
+        F.when(valid, F.xxhash64(F.lit(KEY_SEED), "event_id")).alias("lo"),
+        F.when(valid, F.unix_micros("received_at")).alias("at"),
+        F.col("partition"),
+        F.col("offset"),
+    ]
 
-    Streaming: within `dedup_watermark` of event time (`received_at`, or Kafka's
-    timestamp for a rejected record); rows older than the watermark are dropped and
-    counted by Spark as late. A batch (a replay, a test) sees all its rows at once."""
-    if dedup_watermark is None:
-        return parsed
+
+def deduplicate(parsed: DataFrame) -> DataFrame:
+    """Each valid `event_id` once in a batch DataFrame (a replay): the first copy in Kafka
+    order (partition, offset) is kept; rejected records are never collapsed (each is
+    keyed by its own Kafka coordinates)."""
     coordinates = F.concat_ws(":", F.lit("kafka"), "topic", "partition", "offset")
-    keyed = parsed.withColumn(DEDUP_KEY, F.when(is_valid(), F.col("event_id")).otherwise(coordinates)).withColumn(
-        EVENT_TIME, F.when(is_valid(), F.col("received_at")).otherwise(F.col("timestamp"))
-    )
-    if not keyed.isStreaming:
-        first = Window.partitionBy(DEDUP_KEY).orderBy("partition", "offset")
-        return keyed.withColumn("_n", F.row_number().over(first)).where(F.col("_n") == 1).drop("_n")
-    return keyed.withWatermark(EVENT_TIME, dedup_watermark).dropDuplicatesWithinWatermark([DEDUP_KEY])
+    key = F.when(is_valid(), F.col("event_id")).otherwise(coordinates)
+    first = Window.partitionBy(key).orderBy("partition", "offset")
+    return parsed.withColumn("_n", F.row_number().over(first)).where(F.col("_n") == 1).drop("_n")
+
+
+def without_copies(rows: DataFrame, coordinates: DataFrame) -> DataFrame:
+    """`rows` less those at the Kafka coordinates (`partition`, `offset`) in `coordinates`."""
+    drop = coordinates.toDF("copy_partition", "copy_offset")
+    at = (rows["partition"] == drop["copy_partition"]) & (rows["offset"] == drop["copy_offset"])
+    return rows.join(F.broadcast(drop), at, "left_anti")
 
 
 class Router:
     """Splits rows into the tables the stream writes (`outputs`) and counts them
     (`rows_per_table`): each routed event type's rows, all valid events, the rejected
-    records.
+    records. Holds the columns the stream's dedup reads, too (`key_columns`).
 
     The column expressions are built once here, not per micro-batch: in PySpark 4.0
     building one (`F.col`, `F.when`, ...) is py4j round trips with class lookups across
@@ -150,7 +167,7 @@ class Router:
 
     def __init__(self, contract: Contract, settings: StreamSettings) -> None:
         self._valid = is_valid()
-        self._kind = F.when(is_valid(), F.col("event_type")).alias("kind")
+        self.key_columns = dedup_key_columns()
         self._settings = settings
         # table -> (which valid rows: None for all, its columns)
         self._routes: dict[str, tuple[Column | None, list[Column]]] = {
@@ -172,10 +189,10 @@ class Router:
             out[self._settings.rejected_table] = rows.where(which).select(*columns)
         return out
 
-    def rows_per_table(self, rows: DataFrame) -> dict[str, int]:
-        """How many rows each table of `outputs` gets, counted in one pass."""
+    def rows_per_table(self, by_kind: Mapping[str | None, int]) -> dict[str, int]:
+        """How many rows each table of `outputs` gets, from the rows per event type (None:
+        rejected records)."""
         st = self._settings
-        by_kind = {r["kind"]: int(r["count"]) for r in rows.groupBy(self._kind).count().collect()}
         counts = {table: by_kind.get(t, 0) for t, table in st.routes.items()}
         if st.all_events_table:
             counts[st.all_events_table] = sum(n for kind, n in by_kind.items() if kind is not None)

@@ -1,0 +1,217 @@
+"""The stream's dedup: each event id kept once within `stream.dedup_window_s` of event time.
+
+In, per micro-batch: a pyarrow Table with one row per Kafka record (the columns of
+`transform.dedup_key_columns`): for a valid event its key (a 128-bit hash of `event_id`:
+two 64-bit xxhash64 with different seeds, `hi` and `lo`) and `received_at` in
+microseconds (`at`), for every record its Kafka `partition` and `offset`. Rejected
+records have no key and are never copies. Out: a `Verdict` saying which rows are copies
+of an id seen before, in an earlier micro-batch within the window or earlier in this one
+in Kafka order (the first copy is kept). Once the batch is in its tables, `remember` adds
+its kept keys to the window and saves them, one file per micro-batch beside the
+checkpoint, so a job restarted after a crash checks the re-run batch against exactly the
+window the crashed one had.
+
+Why not Spark's `dropDuplicatesWithinWatermark`: it scans its whole state store in every
+micro-batch to expire ids, so each batch costs O(rate x window); at 20,000 events/s with
+a 2-minute window that scan and the state updates took most of the stream's time
+(docs/decisions.md). Here a batch costs a lookup of its own keys in sorted arrays.
+
+An event more than the window older than the newest one seen (a partition far behind the
+other, an event written straight to Kafka with an old `received_at`) is kept, never
+dropped: it is checked against the ids the window still holds, and counted as late.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+Int64s = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+# The recent run is merged into the base run once it holds a quarter as many keys (at
+# least this many): each merge copies the whole window, so it happens every few minutes.
+MIN_MERGE = 200_000
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Event-id keys with their event time, as parallel arrays."""
+
+    hi: Int64s
+    lo: Int64s
+    at: Int64s  # received_at, microseconds since the epoch
+
+    @staticmethod
+    def empty() -> Keys:
+        return Keys(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+
+    @staticmethod
+    def concat(parts: list[Keys]) -> Keys:
+        if not parts:
+            return Keys.empty()
+        return Keys(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("hi", "lo", "at")))
+
+    def __len__(self) -> int:
+        return len(self.hi)
+
+    def take(self, which: Int64s | Bools) -> Keys:
+        return Keys(self.hi[which], self.lo[which], self.at[which])
+
+    def by_hi(self) -> Keys:
+        return self.take(np.argsort(self.hi, kind="stable"))
+
+
+def merge(a: Keys, b: Keys) -> Keys:
+    """Two runs sorted by `hi` into one (each key of `b` inserted where it belongs)."""
+    where = np.searchsorted(a.hi, b.hi)
+    return Keys(np.insert(a.hi, where, b.hi), np.insert(a.lo, where, b.lo), np.insert(a.at, where, b.at))
+
+
+def member(run: Keys, hi: Int64s, lo: Int64s) -> Bools:
+    """Which (hi, lo) pairs are in `run` (sorted by hi; several keys may share a hi)."""
+    found = np.zeros(len(hi), np.bool_)
+    pos = np.searchsorted(run.hi, hi)
+    pending = np.arange(len(hi))
+    while pending.size:  # one pass per key sharing a hi: almost always a single pass
+        at = pos[pending]
+        inside = at < len(run)
+        pending, at = pending[inside], at[inside]
+        same_hi = run.hi[at] == hi[pending]
+        pending, at = pending[same_hi], at[same_hi]
+        hit = run.lo[at] == lo[pending]
+        found[pending[hit]] = True
+        pending = pending[~hit]
+        pos[pending] += 1
+    return found
+
+
+def first_copies(hi: Int64s, lo: Int64s) -> Bools:
+    """True where a (hi, lo) pair occurs for the first time in the arrays' order."""
+    pairs = np.ascontiguousarray(np.stack([hi, lo], axis=1)).view(np.dtype((np.void, 16))).ravel()
+    first = np.zeros(len(hi), np.bool_)
+    first[np.unique(pairs, return_index=True)[1]] = True
+    return first
+
+
+class Window:
+    """The keys of the last `window_us` of event time (at least: expired keys go at the
+    next merge), in two runs sorted by `hi`: a large base and a small recent one that
+    each batch's keys are merged into."""
+
+    def __init__(self, window_us: int, keys: Keys | None = None, min_merge: int = MIN_MERGE) -> None:
+        self.window_us = window_us
+        self.min_merge = min_merge
+        self.newest: int | None = None  # the newest event time seen
+        self.base = Keys.empty()
+        self.recent = Keys.empty()
+        if keys is not None and len(keys):
+            self.newest = int(keys.at.max())
+            self.base = keys.take(keys.at >= self.newest - window_us).by_hi()
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.recent)
+
+    def cutoff(self) -> int | None:
+        """Event times before this are outside the window."""
+        return None if self.newest is None else self.newest - self.window_us
+
+    def contains(self, hi: Int64s, lo: Int64s) -> Bools:
+        return member(self.base, hi, lo) | member(self.recent, hi, lo)
+
+    def add(self, keys: Keys) -> None:
+        if not len(keys):
+            return
+        newest = int(keys.at.max())
+        self.newest = newest if self.newest is None else max(self.newest, newest)
+        self.recent = merge(self.recent, keys.by_hi())
+        if len(self.recent) >= max(self.min_merge, len(self.base) // 4):
+            # Expired keys out first, then the merge: at most two copies of the base at once.
+            self.base = self.base.take(self.base.at >= self.newest - self.window_us)
+            self.base = merge(self.base, self.recent)
+            self.recent = Keys.empty()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What dedup says of one micro-batch's rows."""
+
+    copy: Bools  # per row of the batch: a copy of an id seen before (drop it)
+    late: int  # valid rows older than the window: kept, checked against what it still holds
+    kept: Keys  # the valid rows kept: remembered once the batch is in its tables
+
+
+def _column(table: pa.Table, name: str) -> Int64s:
+    return np.asarray(table.column(name).fill_null(0).to_numpy(), dtype=np.int64)
+
+
+class Dedup:
+    """The window, kept in memory and saved per micro-batch under `directory`."""
+
+    def __init__(self, directory: Path, window_s: float) -> None:
+        self.directory = directory
+        self.window = Window(int(window_s * 1_000_000))
+        self._files: dict[int, int] = {}  # micro-batch id -> newest event time in its file
+        self.copies_dropped = 0  # since the job started
+        self.late_rows = 0
+
+    def start(self, batch_id: int) -> None:
+        """Load the window as it was before micro-batch `batch_id`. A file of that batch
+        or a later one is a crashed run's, written before Spark recorded the batch as
+        done: Spark runs that batch again, so the file goes."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        parts = []
+        for path in sorted(self.directory.glob("*.npz")):
+            batch = int(path.stem)
+            if batch >= batch_id:
+                path.unlink()
+                continue
+            with np.load(path) as saved:
+                keys = Keys(saved["hi"], saved["lo"], saved["at"])
+            parts.append(keys)
+            self._files[batch] = int(keys.at.max()) if len(keys) else 0
+        self.window = Window(self.window.window_us, Keys.concat(parts))
+        self._forget_expired_files()
+
+    def check(self, table: pa.Table) -> Verdict:
+        valid = np.asarray(table.column("hi").is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+        rows = np.flatnonzero(valid)
+        partition, offset = _column(table, "partition")[rows], _column(table, "offset")[rows]
+        in_kafka_order = rows[np.lexsort((offset, partition))]
+        keys = Keys(*(_column(table, name)[in_kafka_order] for name in ("hi", "lo", "at")))
+        is_copy = self.window.contains(keys.hi, keys.lo) | ~first_copies(keys.hi, keys.lo)
+        copy = np.zeros(table.num_rows, np.bool_)
+        copy[in_kafka_order[is_copy]] = True
+        cutoff = self.window.cutoff()
+        late = 0 if cutoff is None else int(np.count_nonzero(keys.at < cutoff))
+        return Verdict(copy, late, keys.take(~is_copy))
+
+    def remember(self, batch_id: int, verdict: Verdict) -> None:
+        """After micro-batch `batch_id` is in every table: its kept keys join the window."""
+        self.copies_dropped += int(np.count_nonzero(verdict.copy))
+        self.late_rows += verdict.late
+        kept = verdict.kept
+        if not len(kept):
+            return
+        path = self.directory / f"{batch_id}.npz"
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            np.savez(f, hi=kept.hi, lo=kept.lo, at=kept.at)
+        os.replace(tmp, path)  # a file is whole or absent
+        self._files[batch_id] = int(kept.at.max())
+        self.window.add(kept)
+        self._forget_expired_files()
+
+    def _forget_expired_files(self) -> None:
+        cutoff = self.window.cutoff()
+        if cutoff is None:
+            return
+        for batch, newest in list(self._files.items()):
+            if newest < cutoff:
+                (self.directory / f"{batch}.npz").unlink(missing_ok=True)
+                del self._files[batch]
