@@ -84,6 +84,13 @@ class Trino(Service):
                 [
                     "coordinator=true",
                     "node-scheduler.include-coordinator=true",
+                    # With static catalogs Trino schedules a table's splits only on nodes
+                    # whose announcement lists the catalog, and it learns that up to 5 s
+                    # after it starts: queries in between fail with NO_NODES_AVAILABLE
+                    # (seen in a cold `make demo`). Dynamic catalog management takes every
+                    # catalog to be on every node. The catalog file is still ours,
+                    # written at each start.
+                    "catalog.management=dynamic",
                     f"http-server.http.port={t.port}",
                     f"discovery.uri=http://{t.host}:{t.port}",
                     "query.max-memory=768MB",
@@ -117,8 +124,8 @@ class Trino(Service):
         if info.get("starting") is not False:
             return False
         # Started is not ready: the coordinator registers itself as a worker a few seconds
-        # later, and until then every query fails with NO_NODES_AVAILABLE (seen in a cold
-        # `make demo`). A query that runs is the check.
+        # later, and until then every query fails with NO_NODES_AVAILABLE. A query that
+        # runs is the check.
         try:
             query.run(self.settings, "select 1")
         except (query.QueryError, OSError):
