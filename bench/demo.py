@@ -52,6 +52,10 @@ def run(settings: Settings, cold: bool = True) -> None:
             result["cold_s"] = timed_make(clone, cold_env, logs / "demo-cold.log")
         finally:
             stop(clone, cold_env)
+            # The services' logs outlive the clone: a failed cold demo is read from them.
+            shutil.rmtree(logs / "demo-cold-logs", ignore_errors=True)
+            if (clone / "var" / "logs").is_dir():
+                shutil.copytree(clone / "var" / "logs", logs / "demo-cold-logs")
             shutil.rmtree(clone.parent, ignore_errors=True)
         print(f"bench demo: cold {result['cold_s'] / 60:.1f} min", flush=True)
     print("bench demo: warm, in this checkout (stack stopped first)", flush=True)
