@@ -159,11 +159,15 @@ def details(r: dict[str, Any]) -> list[str]:
         out += ["", f"## Soak (measured {soak['when']})", "",
                 f"{soak['offered_rate']:,} events/s offered for {soak['seconds']:.0f} s (500-event batches, 8 "
                 "senders). Lag = records in Kafka the stream has not processed.", "",
-                "| t | accepted so far | lag |", "|---|---|---|"]  # fmt: skip
+                "| t | accepted so far | lag | table care running |", "|---|---|---|---|"]  # fmt: skip
         for p in marks:  # no lag before a restarted stream's first batch reported offsets
             lag = "-" if p["lag"] is None else f"{p['lag']:,}"
-            out.append(f"| {p['t']:.0f} s | {p['accepted']:,} | {lag} |")
-        out.append(f"\nLag slope {soak['lag_slope_per_s']:,.0f} records/s; failed {soak['failed']:,}.")
+            care = {True: "yes", False: "no", None: "-"}[p.get("table_care")]
+            out.append(f"| {p['t']:.0f} s | {p['accepted']:,} | {lag} | {care} |")
+        care_share = soak.get("table_care_share")
+        out.append(f"\nLag slope {soak['lag_slope_per_s']:,.0f} records/s; failed {soak['failed']:,}"
+                   + ("" if care_share is None else f"; a round of table care ran in {care_share:.0%} of the samples")
+                   + ".")  # fmt: skip
     demo = r.get("demo")
     if demo:
         out += ["", f"## `make demo` (measured {demo['when']})", "",

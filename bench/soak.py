@@ -21,14 +21,16 @@ from gamepipe.config import Settings
 from gamepipe.stream.monitor import end_offsets, lag, processed_offsets
 
 
-def stream_lag(settings: Settings) -> tuple[int | None, int | None]:
-    """(lag, records processed in total) now; both None until the stream has reported
-    offsets (a restarted stream has none before its first batch)."""
+def stream_lag(settings: Settings) -> tuple[int | None, int | None, bool]:
+    """(lag, records processed in total, a round of table care running) now; lag and
+    records are None until the stream has reported offsets (a restarted stream has none
+    before its first batch)."""
     topic = settings.kafka.topic
     ends = end_offsets(settings.kafka.bootstrap, topic)
     status = json.loads((settings.stream_dir / "status.json").read_text())
     done = processed_offsets(next(iter(status["tables"].values()))["offsets"], topic)
-    return (lag(ends, done), sum(done.values())) if done else (None, None)
+    care = bool(status.get("table_care", {}).get("running"))
+    return (lag(ends, done), sum(done.values()), care) if done else (None, None, care)
 
 
 def slope(points: list[tuple[float, int]]) -> float:
@@ -48,9 +50,9 @@ def run(settings: Settings, rate: int = 20_000, seconds: float = 600, every_s: f
     try:
         while (elapsed := time.monotonic() - began) < seconds:
             time.sleep(every_s)
-            now_lag, done = stream_lag(settings)
+            now_lag, done, care = stream_lag(settings)
             samples.append({"t": round(elapsed + every_s, 1), "accepted": traffic.accepted, "lag": now_lag,
-                            "done": done})  # fmt: skip
+                            "done": done, "table_care": care})  # fmt: skip
             if len(samples) % 12 == 0:
                 s = samples[-1]
                 lag_now = "not reported yet" if s["lag"] is None else f"{s['lag']:,}"
@@ -71,6 +73,7 @@ def run(settings: Settings, rate: int = 20_000, seconds: float = 600, every_s: f
         "processed_rate": processed_rate,
         "lag_first_minute_max": max(first_minute), "lag_end": known[-1]["lag"],
         "lag_slope_per_s": slope([(x["t"], x["lag"]) for x in known]),
+        "table_care_share": sum(x["table_care"] for x in samples) / len(samples),  # of the samples
         "kept_up": known[-1]["lag"] <= max(first_minute),
         "samples": samples,
     }  # fmt: skip

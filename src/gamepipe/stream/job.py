@@ -200,7 +200,7 @@ class BatchWriter:
             for table in done:
                 self.last[table] = {"batch": batch_id, "rows": counts[table], "committed_at": time.time(),
                                     "seconds": time.monotonic() - began}  # fmt: skip
-            if self.dedup and verdict:
+            if self.dedup and verdict is not None:
                 self.dedup.remember(batch_id, verdict)
         finally:
             batch.unpersist()
