@@ -3,6 +3,7 @@ records, late rows, the window's expiry, and the window a restarted job starts f
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,19 @@ def test_rows_older_than_the_window_are_kept_and_counted_late(tmp_path: Path) ->
     # 2 is 100 s older than the newest event seen: late, kept; 3 is within the window.
     assert run(dedup, 1, records((2, 900, 1, 0), (3, 990, 1, 1))) == [False, False]
     assert dedup.late_rows == 1
+
+
+def test_an_event_time_ahead_of_the_clock_does_not_expire_the_window(tmp_path: Path) -> None:
+    now_s = time.time_ns() // 1000 // SECOND
+    dedup = Dedup(tmp_path, window_s=600)
+    dedup.start(0)
+    run(dedup, 0, records((1, now_s, 0, 0)))
+    run(dedup, 1, records((2, now_s + 10 * 365 * 86400, 0, 1)))  # a received_at ten years ahead
+    assert run(dedup, 2, records((1, now_s + 1, 0, 2))) == [True], "1 is still held"
+    assert dedup.late_rows == 0
+    restarted = Dedup(tmp_path, window_s=600)
+    restarted.start(3)
+    assert run(restarted, 3, records((1, now_s + 2, 0, 3))) == [True], "and still after a restart"
 
 
 def test_expired_ids_leave_the_window_when_it_merges() -> None:

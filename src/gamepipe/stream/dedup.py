@@ -18,12 +18,14 @@ a 2-minute window that scan and the state updates took most of the stream's time
 
 An event more than the window older than the newest one seen (a partition far behind the
 other, an event written straight to Kafka with an old `received_at`) is kept, never
-dropped: it is checked against the ids the window still holds, and counted as late.
+dropped: it is checked against the ids the window still holds, and counted as late. An
+event time more than a minute ahead of the clock moves the window on no further than that.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,11 @@ import pyarrow as pa
 
 Int64s = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
+
+# An event time later than the clock by more than this does not move the window on: one
+# record with a wrong received_at (written straight to Kafka) would otherwise expire
+# every id held.
+CLOCK_SLACK_US = 60 * 1_000_000
 
 # The recent run is merged into the base run once it holds a quarter as many keys (at
 # least this many): each merge copies the whole window, so it happens every few minutes.
@@ -104,14 +111,18 @@ class Window:
     next merge), in two runs sorted by `hi`: a large base and a small recent one that
     each batch's keys are merged into."""
 
-    def __init__(self, window_us: int, keys: Keys | None = None, min_merge: int = MIN_MERGE) -> None:
+    def __init__(
+        self, window_us: int, keys: Keys | None = None, min_merge: int = MIN_MERGE, clock_us: int | None = None
+    ) -> None:
+        """`keys`: held from the start; the window begins at their newest event time, but
+        no later than `clock_us` (None: no limit)."""
         self.window_us = window_us
         self.min_merge = min_merge
         self.newest: int | None = None  # the newest event time seen
         self.base = Keys.empty()
         self.recent = Keys.empty()
         if keys is not None and len(keys):
-            self.newest = int(keys.at.max())
+            self.newest = _capped(int(keys.at.max()), clock_us)
             self.base = keys.take(keys.at >= self.newest - window_us).by_hi()
 
     def __len__(self) -> int:
@@ -124,10 +135,12 @@ class Window:
     def contains(self, hi: Int64s, lo: Int64s) -> Bools:
         return member(self.base, hi, lo) | member(self.recent, hi, lo)
 
-    def add(self, keys: Keys) -> None:
+    def add(self, keys: Keys, clock_us: int | None = None) -> None:
+        """Hold `keys`; the window moves on to their newest event time, but no further
+        than `clock_us` (None: no limit)."""
         if not len(keys):
             return
-        newest = int(keys.at.max())
+        newest = _capped(int(keys.at.max()), clock_us)
         self.newest = newest if self.newest is None else max(self.newest, newest)
         self.recent = merge(self.recent, keys.by_hi())
         if len(self.recent) >= max(self.min_merge, len(self.base) // 4):
@@ -135,6 +148,15 @@ class Window:
             self.base = self.base.take(self.base.at >= self.newest - self.window_us)
             self.base = merge(self.base, self.recent)
             self.recent = Keys.empty()
+
+
+def _capped(at: int, clock_us: int | None) -> int:
+    return at if clock_us is None else min(at, clock_us)
+
+
+def clock_us() -> int:
+    """Now, plus the slack an event time may be ahead of it."""
+    return time.time_ns() // 1000 + CLOCK_SLACK_US
 
 
 @dataclass(frozen=True)
@@ -175,7 +197,7 @@ class Dedup:
                 keys = Keys(saved["hi"], saved["lo"], saved["at"])
             parts.append(keys)
             self._files[batch] = int(keys.at.max()) if len(keys) else 0
-        self.window = Window(self.window.window_us, Keys.concat(parts))
+        self.window = Window(self.window.window_us, Keys.concat(parts), clock_us=clock_us())
         self._forget_expired_files()
 
     def check(self, table: pa.Table) -> Verdict:
@@ -204,7 +226,7 @@ class Dedup:
             np.savez(f, hi=kept.hi, lo=kept.lo, at=kept.at)
         os.replace(tmp, path)  # a file is whole or absent
         self._files[batch_id] = int(kept.at.max())
-        self.window.add(kept)
+        self.window.add(kept, clock_us=clock_us())
         self._forget_expired_files()
 
     def _forget_expired_files(self) -> None:
