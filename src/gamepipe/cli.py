@@ -325,14 +325,14 @@ def replay(
     _say(f"replaying {settings.kafka.topic} from {from_} to {to} into {[t + suffix for t in tables]}")
     spark = build_session(settings, app_name="gamepipe-replay")
     try:
-        written = do_replay(spark, settings, load_contract(settings.schemas_dir), tables, start, end, suffix, replace)
+        contract = load_contract(settings.schemas_dir)
+        do_replay(spark, settings, contract, tables, start, end, suffix, replace, say=_say)
     except ReplayError as exc:
         _fail(str(exc))
         return
     finally:
         spark.stop()
-    for table, rows in written.items():
-        _say(f"{table}: {rows} rows")
+    _say("replay done")
 
 
 @app.command()

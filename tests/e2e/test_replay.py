@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,12 +46,13 @@ def test_replay_rebuilds_tables_equal_to_the_streams(stack: Settings) -> None:
     for _ in range(3):  # a client retrying: one row in the stream's tables, one in the replay's
         assert post(stack, [retried]).status_code == 200
     assert post(stack, events).status_code == 200
+    # Landed, so in Kafka: `--to latest` is past them.
     wait_for(lambda: len(session_counts(stack, "events", session)) == 51, what="the stream to land the events")
-    time.sleep(1)  # the last records are in Kafka before `--to latest` is read
 
     suffix = f"_replay_{uuid.uuid4().hex[:6]}"
     done = gamepipe("replay", *TABLES, "--from", since, "--suffix", suffix)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert f"events{suffix}: " in done.stdout and "replay done" in done.stdout, done.stdout
     try:
         for table in TABLES:
             copy = table + suffix

@@ -15,6 +15,8 @@ Reads settings: kafka.*, catalog.*, stream.*.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,8 +77,10 @@ def replay(
     end: Position,
     suffix: str,
     replace: bool = False,
+    say: Callable[[str], None] = lambda _: None,
 ) -> dict[str, int]:
-    """Rebuild `chosen` tables into `<table><suffix>`; returns rows written per new table."""
+    """Rebuild `chosen` tables into `<table><suffix>`; returns rows written per new table.
+    `say` gets a line at each step (records read, each table begun and written)."""
     layout = {table: (columns, day) for table, columns, day in tables(settings, contract)}
     unknown = [t for t in chosen if t not in layout]
     if unknown:
@@ -102,14 +106,20 @@ def replay(
     rows = (deduplicate(parsed) if settings.stream.dedup_window_s else parsed).persist()
     written = {}
     try:
+        began = time.monotonic()
+        say(f"read {rows.count():,} records from {settings.kafka.topic} (copies left out) "
+            f"in {time.monotonic() - began:.0f} s")  # fmt: skip
         frames = Router(contract, settings.stream).outputs(rows)
         for table, target in targets.items():
+            began = time.monotonic()
+            say(f"writing {target} ...")
             if replace:
                 spark.sql(f"DROP TABLE IF EXISTS {target} PURGE")
             columns, day_column = layout[table]
             create_table(spark, target, columns, day_column)
             frames[table].writeTo(target).option("fanout-enabled", "true").append()
             written[table + suffix] = spark.table(target).count()
+            say(f"{table + suffix}: {written[table + suffix]:,} rows in {time.monotonic() - began:.0f} s")
     finally:
         rows.unpersist()
     return written
