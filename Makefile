@@ -40,7 +40,7 @@ test: setup ## Run every test against real services (starts and stops the stack)
 unit: venv ## Run the unit tests only (no services)
 	$(PYTEST) tests/unit
 
-bench: up ## Every benchmark of DESIGN.md section 8 (~40 min); rewrites docs/benchmarks.md
+bench: up ## Every benchmark of DESIGN.md section 8 (~25 min); rewrites docs/benchmarks.md
 	$(VENV)/bin/python -m bench all
 
 lint: venv ## ruff and mypy --strict

@@ -338,7 +338,8 @@ def replay(
 @app.command()
 def bench(
     what: Annotated[
-        list[str] | None, typer.Argument(help="ingest, freshness, query, memory, soak, demo, all (default) or doc")
+        list[str] | None,
+        typer.Argument(help="ingest, freshness, query, memory, soak, demo, all (default), doc; files (1 h) if named"),
     ] = None,
     quick: Annotated[bool, typer.Option(help="tiny sizes: checks the harness, not the machine")] = False,
 ) -> None:

@@ -92,8 +92,9 @@ class StreamSettings(_Section):
     all_events_table: str | None = "events"
     # Kafka records that are not valid events, with the reason (None: dropped, counted).
     rejected_table: str | None = "rejected_events"
-    # Compact, expire snapshots, remove orphans every this many minutes (0: never).
-    maintain_every_minutes: float = 10.0
+    # Compact, expire snapshots, remove orphans this many minutes after the last round
+    # ended (0: never). Between rounds a table gathers ~2 files a second (docs/benchmarks.md).
+    maintain_every_minutes: float = 5.0
     # Heap of table care's own JVM (`gamepipe maintain`, also when the stream starts it).
     maintain_memory: str = "512m"
     # Checkpoints, status and scratch of the job (None: <var>/stream).

@@ -19,13 +19,13 @@ pytestmark = pytest.mark.stack
 def test_every_benchmark_runs_quick_and_lands_in_the_report(stack: Settings, tmp_path: Path) -> None:
     doc = tmp_path / "benchmarks.md"
     env = dict(os.environ, GAMEPIPE_BENCH_DIR=str(tmp_path))
-    argv = [sys.executable, "-m", "bench", "all", "--quick", "--doc", str(doc)]
+    argv = [sys.executable, "-m", "bench", "all", "files", "--quick", "--doc", str(doc)]
     done = subprocess.run(argv, cwd=stack.root, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "leaves out demo" in done.stdout
 
     results = {name: json.loads((tmp_path / f"{name}.json").read_text())
-               for name in ("ingest", "freshness", "query", "memory", "soak")}  # fmt: skip
+               for name in ("ingest", "freshness", "query", "memory", "soak", "files")}  # fmt: skip
     assert results["ingest"]["single"]["ours_rps"]["median"] > 0
     assert results["ingest"]["batch"]["failed_or_non_2xx"] == 0
     [run] = results["freshness"]["runs"]
@@ -37,8 +37,12 @@ def test_every_benchmark_runs_quick_and_lands_in_the_report(stack: Settings, tmp
     assert set(results["memory"]["peak_gib"]) == {"postgres", "kafka", "trino", "stream", "api"}
     assert results["memory"]["peak_total_gib"] >= sum(results["memory"]["at_rest_gib"].values()) * 0.5
     assert results["soak"]["samples"] and results["soak"]["accepted_rate"] > 0 and results["soak"]["processed_rate"] > 0
+    files = results["files"]
+    assert files["samples"] and files["accepted"] > 0
+    assert files["landed"] == {"sword_purchases": files["accepted"], "events": files["accepted"]}
+    assert all(n["partitions"] >= 1 and n["most_files"] >= 1 and n["snapshots"] >= 1 for n in files["end"].values())
 
     text = doc.read_text()
-    for heading in ("## Ingest", "## Freshness", "## Report queries", "## Memory", "## Soak"):
+    for heading in ("## Ingest", "## Freshness", "## Report queries", "## Memory", "## Soak", "## Files per partition"):
         assert heading in text
     assert "| `make demo` | ≤ 15 min cold, ≤ 3 min warm | | | not measured |" in text
