@@ -41,8 +41,9 @@ KEEP_LAST_SNAPSHOTS = 10
 ORPHANS_OLDER_THAN = timedelta(days=3)
 
 # Table care's own Spark session: one core and a small heap (it rewrites one file group
-# at a time) with the serial collector. Not C1 only: that saved little memory and made
-# compaction twice as slow (959 files, 233 MB: 101-122 s against 49-55 s with C2).
+# at a time) with the serial collector. Not C1 only: it made compaction twice as slow
+# (959 files, 233 MB: 101-122 s against 49-55 s with C2); what memory it saved was not
+# measured as an A/B (docs/decisions.md).
 CARE_MASTER = "local[1]"
 CARE_JAVA_OPTIONS = "-XX:+UseSerialGC"
 # The scheduled round: `gamepipe maintain` at nice 19. In a process of its own, the OS
