@@ -30,6 +30,11 @@ def verdict(ok: bool | None) -> str:
     return "not measured" if ok is None else ("**met**" if ok else "**not met**")
 
 
+def care_schedule(files: dict[str, Any]) -> str:
+    every = files["maintain_every_minutes"]
+    return f"table care every {every:g} min" if every else "table care off"
+
+
 def summary_rows(r: dict[str, Any]) -> list[str]:
     rows = []
     ing = r.get("ingest")
@@ -91,11 +96,9 @@ def summary_rows(r: dict[str, Any]) -> list[str]:
         end = ", ".join(f"{t} {n['most_files']:,}" for t, n in files["end"].items())
         most = ", ".join(f"{t} {max(p[t]['most_files'] for p in [*files['samples'], files['end']]):,}"
                          for t in files["end"])  # fmt: skip
-        every = files["maintain_every_minutes"]
-        care = f"table care every {every:g} min" if every else "table care off"
         rows.append(f"| (issue 4) data files per partition after {files['seconds'] / 60:.0f} min of streaming at "
-                    f"{files['rate']:,} events/s, {care} | few (no number set) | | at the end {end}; the most in "
-                    f"any sample {most} | measured |")  # fmt: skip
+                    f"{files['rate']:,} events/s, {care_schedule(files)} | few (no number set) | | at the end "
+                    f"{end}; the most in any sample {most} | measured |")  # fmt: skip
     return rows
 
 
@@ -181,13 +184,11 @@ def details(r: dict[str, Any]) -> list[str]:
     files = r.get("files")
     if files:
         tables = list(files["end"])
-        every = files["maintain_every_minutes"]
-        care = (f"the stream's own table care due {every:g} min after the previous round ended" if every
-                else "table care off")  # fmt: skip
         out += ["", f"## Files per partition over {files['seconds'] / 60:.0f} min (measured {files['when']})", "",
                 f"`python -m bench files` (not part of `make bench`): {files['rate']:,} events/s through the API "
                 f"for {files['seconds'] / 60:.0f} min (100-event batches, all `purchase_sword`), trigger "
-                f"{files['trigger_s']} s, {care}. From Trino's `$partitions` and `$snapshots` tables, every 5 min: "
+                f"{files['trigger_s']} s, {care_schedule(files)} (due after the previous round ended). From Trino's "
+                "`$partitions` and `$snapshots` tables, every 5 min: "
                 "the most data files in one partition, and snapshots kept. Every accepted event landed once "
                 f"({files['accepted']:,}).", "",
                 "| t | lag | table care running | " + " | ".join(f"{t} files / snapshots" for t in tables) + " |",

@@ -30,7 +30,7 @@ def table_files(settings: Settings, table: str) -> dict[str, int]:
     return {"partitions": int(parts), "most_files": int(most), "files": int(files), "snapshots": int(snapshots)}
 
 
-def run(settings: Settings, rate: int = 5000, seconds: float = 3600, every_s: float = 60) -> None:
+def run(settings: Settings, rate: int = 5000, seconds: int = 3600, every_s: int = 60) -> None:
     every_min = settings.stream.maintain_every_minutes
     if not every_min:
         print("bench files: the stream's table care is off (stream.maintain_every_minutes = 0): this measures the "
@@ -40,8 +40,8 @@ def run(settings: Settings, rate: int = 5000, seconds: float = 3600, every_s: fl
     began = time.monotonic()
     traffic.start()
     try:
-        while (elapsed := time.monotonic() - began) < seconds:
-            time.sleep(min(every_s, max(0.0, seconds - elapsed)))
+        for due in [*range(every_s, seconds, every_s), seconds]:  # on a grid: the queries' time does not add up
+            time.sleep(max(0.0, began + due - time.monotonic()))
             lag, _, care = stream_lag(settings)
             sample = {"t": round(time.monotonic() - began), "accepted": traffic.accepted, "lag": lag,
                       "table_care": care, **{t: table_files(settings, t) for t in TABLES}}  # fmt: skip
