@@ -77,6 +77,9 @@ class ApiSettings(_Section):
     workers: int = 2
     # Bound on how long a request waits for the broker's ack before answering 503.
     produce_timeout_s: float = 5.0
+    # Events a worker may have waiting for the broker's ack; a request beyond it is
+    # answered 503 at once, nothing produced (a stalled broker cannot grow memory).
+    max_in_flight_events: int = Field(default=20_000, gt=0)
     # Optional shared key clients send as X-Ingest-Key (off when None, as in the demo).
     ingest_key: str | None = None
 

@@ -3,7 +3,9 @@
 In: the JSON Schemas (an envelope every event carries, one payload schema per event
 type and version). Out: everything derived from them, so nothing can drift:
 
-- `Contract.validate(event)` for the API (compiled with fastjsonschema);
+- `Contract.validate(event)` for the API: the JSON Schema (compiled with fastjsonschema),
+  then each field's storage rule (`validity.py`), so that what the API accepts the
+  stream stores with the values sent;
 - `Contract.columns()` / `Contract.table_columns(event_type)`: logical column types
   that the stream turns into its Spark read schema and table DDL;
 - `Contract.coerce_query(event_type, params)` to type the seed's query parameters.
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+
+from gamepipe import validity
 
 ENVELOPE = "envelope"
 SCHEMA_FILE = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.json$")
@@ -107,6 +111,8 @@ class Contract:
     # event_type -> version -> schema
     schemas: dict[str, dict[int, EventSchema]]
     _validators: dict[tuple[str, int, bool], Callable[[Any], Any]] = field(default_factory=dict)
+    # (event_type, version, request_fields_checked) -> fields with a storage rule: (name, logical type, schema)
+    _rules: dict[tuple[str, int, bool], list[tuple[str, str, Mapping[str, Any]]]] = field(default_factory=dict)
     _request_check: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
@@ -135,6 +141,9 @@ class Contract:
         payload = self.schemas[event_type][version]
         env = self.envelope
         props = {**env["properties"], **payload.fields}
+        # A time's format is checked by its storage rule (validity.py), stricter and with a
+        # message that says what to send.
+        props = {name: _without_format(prop) for name, prop in props.items()}
         props["event_type"] = {"const": event_type}
         props["schema_version"] = {"const": version}
         if request_fields_checked:
@@ -161,9 +170,10 @@ class Contract:
             )
         return _run_check(self._request_check, common)
 
-    def validate(self, event: Mapping[str, Any], request_fields_checked: bool = False) -> Violation | None:
-        """None when `event` is valid, else the first violation found. Pass
-        `request_fields_checked` only after `validate_request_fields` passed."""
+    def validate(self, event: dict[str, Any], request_fields_checked: bool = False) -> Violation | None:
+        """None when `event` is valid, else the first violation found. A valid event's
+        times are rewritten in place in UTC (`validity.format_timestamp`: the same
+        instant). Pass `request_fields_checked` only after `validate_request_fields` passed."""
         event_type = event.get("event_type")
         if not isinstance(event_type, str) or event_type not in self.schemas:
             known = ", ".join(self.event_types)
@@ -179,7 +189,31 @@ class Contract:
         if check is None:
             check = fastjsonschema.compile(self.full_schema(event_type, version, request_fields_checked))
             self._validators[key] = check
-        return _run_check(check, event)
+            self._rules[key] = self._storage_rules(event_type, version, request_fields_checked)
+        problem = _run_check(check, event)
+        if problem is not None:
+            return problem
+        received_at = event.get("received_at")
+        for name, logical, prop in self._rules[key]:
+            if name not in event:
+                continue
+            value, broken = validity.check(name, logical, prop, event[name], received_at)
+            if broken is not None:
+                return Violation(name, *broken)
+            event[name] = value
+        return None
+
+    def _storage_rules(
+        self, event_type: str, version: int, request_fields_checked: bool
+    ) -> list[tuple[str, str, Mapping[str, Any]]]:
+        props = {**self.envelope["properties"], **self.schemas[event_type][version].fields}
+        skip = set(REQUEST_FIELDS) if request_fields_checked else set()
+        rules = []
+        for name, prop in props.items():
+            kind = logical_type(name, prop)
+            if name not in skip and (kind in ("timestamp", "double", "long") or kind.startswith("decimal(")):
+                rules.append((name, kind, prop))
+        return rules
 
     def coerce_query(self, event_type: str, params: Mapping[str, str]) -> tuple[dict[str, Any], Violation | None]:
         """Type query-string values by the payload schema (GET routes carry strings)."""
@@ -191,19 +225,17 @@ class Contract:
             if prop is None:
                 return out, Violation(key, "additionalProperties", f"unknown parameter {key!r} for {event_type}")
             kind = logical_type(key, prop)
-            try:
-                if kind == "long":
-                    out[key] = int(raw)
-                elif kind == "double" or kind.startswith("decimal"):
-                    out[key] = float(raw)
-                elif kind == "boolean":
-                    if raw.lower() not in ("true", "false"):
-                        raise ValueError(raw)
-                    out[key] = raw.lower() == "true"
-                else:
-                    out[key] = raw
-            except ValueError:
-                return out, Violation(key, "type", f"{key}={raw!r} is not a valid {kind}")
+            value: Any = raw
+            if kind == "long":
+                value = int(raw) if INTEGER_TEXT.fullmatch(raw) else None
+            elif kind == "double" or kind.startswith("decimal"):
+                value = validity.parse_decimal_text(raw)
+            elif kind == "boolean":
+                value = {"true": True, "false": False}.get(raw.lower())
+            if value is None:
+                example = {"long": "42", "boolean": "true"}.get(kind, "12.50")
+                return out, Violation(key, "type", f"{key}={raw!r} is not a valid {kind} (like {example})")
+            out[key] = value
         return out, None
 
     # -- columns (the stream and the tables) -------------------------------------
@@ -260,6 +292,15 @@ REJECTED_COLUMNS: tuple[tuple[str, str], ...] = (
 CLIENT_ENVELOPE_FIELDS = ("event_id", "client_ts", "player_id", "session_id")
 # Envelope fields the server takes from the request, the same for all its events.
 REQUEST_FIELDS = ("received_at", "host", "user_agent", "accept", "client_ip_hash", "is_synthetic")
+
+
+INTEGER_TEXT = re.compile(r"-?\d{1,19}")
+
+
+def _without_format(prop: Mapping[str, Any]) -> Mapping[str, Any]:
+    if prop.get("format") != "date-time":
+        return prop
+    return {k: v for k, v in prop.items() if k != "format"}
 
 
 def _run_check(check: Callable[[Any], Any], data: Mapping[str, Any]) -> Violation | None:

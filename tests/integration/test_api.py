@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gamepipe.api.app import SEED_ROUTES, create_app
-from gamepipe.api.ingest import MAX_BATCH_EVENTS, MAX_BODY_BYTES, MAX_EVENT_BYTES
+from gamepipe.api.ingest import MAX_BATCH_EVENTS, MAX_BODY_BYTES, MAX_EVENT_BYTES, idempotent_id
 from gamepipe.config import Settings
 from gamepipe.stack.kafka import ensure_topic
 from tests.kafka_helpers import consume
@@ -144,6 +144,24 @@ BIG = "x" * (MAX_EVENT_BYTES + 1)
         ("POST", "/v1/events", {"json": {"events": [{"event_type": "default"}]}, "headers": {"user-agent": "u" * 600}},
          422, "user_agent", "maxLength"),
         ("GET", "/", {"headers": {"accept": "a" * 300}}, 422, "accept", "maxLength"),
+        # Issue 16's findings: each was answered 2xx and then lost or altered, or a 500.
+        ("POST", "/v1/events", {"json": {"event_type": "join_guild", "client_ts": "2024-12-01T10:00:60Z"}}, 422,
+         "client_ts", "format"),
+        ("POST", "/v1/events", {"json": {"event_type": "join_guild", "client_ts": "0001-01-01T00:00:00Z"}}, 422,
+         "client_ts", "window"),
+        ("POST", "/v1/events", {"json": {"event_type": "join_guild", "client_ts": "9999-12-31T00:00:00Z"}}, 422,
+         "client_ts", "window"),
+        ("GET", "/purchase_a_sword?price=nan", {}, 422, "price", "type"),
+        ("GET", "/purchase_a_sword?price=0.005", {}, 422, "price", "multipleOf"),
+        ("POST", "/v1/events", {"json": {"event_type": "purchase_sword", "price": 0.005}}, 422, "price", "multipleOf"),
+        ("POST", "/v1/events", {"json": {"event_type": "default", "schema_version": 0}}, 422, "schema_version",
+         "enum"),
+        ("POST", "/v1/events", {"content": b'{"event_type": "join_guild", "guild_name": ' + b"[" * 300 + b"]" * 300
+         + b"}", "headers": {"content-type": "application/json"}}, 422, "guild_name", "type"),
+        ("POST", "/v1/events", {"content": b"[" * 5000 + b"]" * 5000, "headers": {"content-type": "application/json"}},
+         400, "(body)", "json"),
+        ("GET", "/join_guild?guild_name=a&guild_name=b", {}, 422, "guild_name", "unique"),
+        ("GET", "/join_guild", {"headers": {"idempotency-key": "k" * 256}}, 422, "Idempotency-Key", "format"),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_by_name_and_nothing_is_produced(
@@ -157,6 +175,20 @@ def test_bad_input_is_refused_by_name_and_nothing_is_produced(
     assert response.json()["error"]["rule"] == rule
     assert response.json()["error"]["message"]
     assert produced(stack, topic) == []
+
+
+def test_an_idempotency_key_gives_every_route_the_same_ids_on_a_retry(client: Client, stack: Settings) -> None:
+    test_client, topic = client
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    for _ in range(2):  # a client's retry: same request, same key
+        assert test_client.get("/join_guild?guild_name=Owls", headers=key).status_code == 200
+        batch = {"events": [{"event_type": "default"}, {"event_type": "default", "event_id": str(uuid.uuid4())}]}
+        assert test_client.post("/v1/events", json=batch, headers=key).status_code == 200
+    ids = [e["event_id"] for e in produced(stack, topic)]
+    assert ids[0] == ids[3] == idempotent_id(key["Idempotency-Key"]), "the GET's id, derived from the key"
+    assert ids[1] == ids[4] == idempotent_id(key["Idempotency-Key"], 0), "a batch's events by their index"
+    assert ids[2] != ids[5], "an event's own event_id wins over the key"
+    assert len(set(ids)) == 4
 
 
 def test_ingest_key_when_configured(stack: Settings, unique: str) -> None:

@@ -14,21 +14,13 @@ from pyspark.sql import SparkSession
 from gamepipe.config import load_settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
 from gamepipe.stream.transform import Router, dedup_key_columns, deduplicate, parse, without_copies
+from tests.spark_helpers import kafka_rows, local_spark
 
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[SparkSession]:
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("gamepipe-unit")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
+    with local_spark() as session:
+        yield session
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +33,6 @@ def event(event_type: str, **fields: Any) -> dict[str, Any]:
         "event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": 1,
         "received_at": "2026-11-28T08:00:00.000Z", "is_synthetic": False, "host": "h", **fields,
     }  # fmt: skip
-
-
-def kafka_rows(spark: SparkSession, values: list[bytes]):  # type: ignore[no-untyped-def]
-    now = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-    return spark.createDataFrame(
-        [(v, now, "events", 0, i) for i, v in enumerate(values)],
-        "value binary, timestamp timestamp, topic string, partition int, offset long",
-    )
 
 
 def test_invalid_records_are_rejected_with_their_reason(spark: SparkSession, contract: Contract) -> None:

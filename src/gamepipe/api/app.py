@@ -24,7 +24,7 @@ from starlette.routing import Route
 from gamepipe.api import errors, openapi
 from gamepipe.api.ingest import Ingest
 from gamepipe.api.metrics import RequestMetrics, metrics
-from gamepipe.api.producer import EventProducer
+from gamepipe.api.producer import EventProducer, Producing
 from gamepipe.config import Settings, load_settings
 from gamepipe.events import SEED_ROUTES, load_contract
 
@@ -51,25 +51,32 @@ async def healthz(_request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    if _ingest(request).producer.ping():
+    why = await _ingest(request).not_ready()
+    if why is None:
         return JSONResponse({"status": "ready"})
-    return errors.error(503, "(broker)", "unavailable", "Kafka is unreachable", headers={"Retry-After": "2"})
+    return errors.error(503, "(broker)", "unavailable", why, headers={"Retry-After": errors.RETRY_AFTER_S})
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, new_producer: Callable[[], Producing] | None = None) -> Starlette:
+    """The app; `new_producer` builds its Kafka producer (default: librdkafka's, from settings)."""
     settings = settings or load_settings()
     contract = load_contract(settings.schemas_dir)
     spec = openapi.build(contract, SEED_ROUTES)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        producer = EventProducer(settings.kafka.bootstrap, settings.api.produce_timeout_s)
-        app.state.ingest = Ingest(settings, contract, producer)
+        a = settings.api
+
+        def librdkafka() -> Producing:
+            return EventProducer(settings.kafka.bootstrap, a.produce_timeout_s, a.max_in_flight_events)
+
+        ingest = Ingest(settings, contract, new_producer or librdkafka)
+        app.state.ingest = ingest
         try:
             yield
         finally:
             # The server has drained the requests in flight by now: flush what is queued.
-            left = producer.close()
+            left = ingest.producer.close()
             print(f"gamepipe api: shut down, producer flushed ({left} unflushed)", file=sys.stderr, flush=True)
 
     async def openapi_json(_request: Request) -> Response:

@@ -3,8 +3,10 @@
     {"error": {"field": "price", "rule": "type", "message": "price must be number or null"}}
 
 400 malformed, 401 bad ingestion key, 404/405 unknown route or method, 413 too large,
-415 content type, 422 schema violation, 503 broker unavailable (transient: retry after
-`Retry-After` seconds). Nothing is produced for a refused event.
+415 content type, 422 schema violation: nothing is produced for a refused event. 503: the
+broker did not acknowledge in time, so the event is *not acknowledged* and may or may
+not be stored; a retry with the same event id lands once (the 503 names the id), after
+`Retry-After` seconds.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ class FastJSONResponse(JSONResponse):
 
 
 RETRY_AFTER_S = "2"
+RETRY_ADVICE = (
+    "not acknowledged: the event may or may not be stored. Retry with the same event_id (or the same "
+    "Idempotency-Key) and it lands once"
+)
 
 
 def error(status: int, field: str, rule: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -38,14 +44,16 @@ def violation(v: Violation, status: int = 422) -> JSONResponse:
     return error(status, v.field, v.rule, v.message)
 
 
-def unavailable(detail: str) -> JSONResponse:
-    return error(
-        503,
-        "(broker)",
-        "unavailable",
-        f"Kafka did not acknowledge in time ({detail}); the event was not accepted, retry later",
-        headers={"Retry-After": RETRY_AFTER_S},
-    )
+def unavailable(problem: Violation | None, event_id: str) -> JSONResponse:
+    """503 for one event: why, what it means, and the id to retry with."""
+    rule = problem.rule if problem else "unavailable"
+    if rule == "busy":  # refused before producing: certainly not stored
+        message = f"{problem.message if problem else ''}; retry after Retry-After seconds"
+    else:
+        detail = problem.message if problem else "no answer"
+        message = f"Kafka did not acknowledge in time ({detail}); {RETRY_ADVICE}"
+    body = {"error": {"field": "(broker)", "rule": rule, "message": message}, "event_id": event_id}
+    return FastJSONResponse(body, 503, headers={"Retry-After": RETRY_AFTER_S})
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:

@@ -2,17 +2,24 @@
 `POST /v1/events` (one event, or a batch with per-event results).
 
 In: a request. Out: the answer; every event answered `accepted` is in Kafka with
-`acks=all`. Limits: 32 KiB per event, 500 events and 1 MiB per request.
+`acks=all`. Limits: 32 KiB per event, 500 events and 1 MiB per request, event fields
+flat (no object or array values), `api.max_in_flight_events` waiting for the broker per
+worker. Every route takes a client id, so a retry lands once: `event_id` (a query
+parameter on the seed's routes, a field in JSON) or an `Idempotency-Key` header, from
+which each event's id is derived (`idempotent_id`). A 503 names the ids to retry with.
 Reads settings: kafka.topic, api.* (through `Ingest`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import os
+import sys
 import time
+import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +29,10 @@ from starlette.responses import PlainTextResponse, Response
 
 from gamepipe.api import errors
 from gamepipe.api.envelope import build_event, request_envelope, valid_uuid
-from gamepipe.api.metrics import EVENTS, PRODUCE_SECONDS
-from gamepipe.api.producer import EventProducer
+from gamepipe.api.metrics import EVENTS, PRODUCE_SECONDS, PRODUCER_REBUILDS
+from gamepipe.api.producer import Producing
 from gamepipe.config import Settings
-from gamepipe.events import CLIENT_ENVELOPE_FIELDS, Contract, Violation
+from gamepipe.events import CLIENT_ENVELOPE_FIELDS, REQUEST_FIELDS, Contract, Violation
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_EVENTS = 500
@@ -34,6 +41,10 @@ MAX_BODY_BYTES = 1024 * 1024
 # A request carrying this header (any true-ish value) is marked synthetic (load tests).
 SYNTHETIC_HEADER = "x-gamepipe-synthetic"
 INGEST_KEY_HEADER = "x-ingest-key"
+IDEMPOTENCY_HEADER = "idempotency-key"
+MAX_IDEMPOTENCY_KEY = 255
+# Event ids derived from an Idempotency-Key: uuid5 in a namespace of our own.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c0e-3a4b-5c7d-9e2f-47616d657069")
 
 
 @dataclass(frozen=True)
@@ -53,13 +64,54 @@ class Outcome:
         return out
 
 
+def idempotent_id(key: str, index: int | None = None) -> str:
+    """The event id an Idempotency-Key gives an event (the `index`-th of a batch)."""
+    name = key if index is None else f"{key}#{index}"
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, name))
+
+
+def idempotency_key(request: Request) -> str | Violation | None:
+    """The request's Idempotency-Key, None without one, or why it is not usable."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
+        return Violation(
+            "Idempotency-Key", "format", f"the Idempotency-Key header must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII "
+            "characters (a UUID is a good one)"
+        )  # fmt: skip
+    return key
+
+
+class Readiness:
+    """/readyz's answer without blocking the event loop: the broker is asked from a thread,
+    at most once per `every_s`; callers meanwhile share the last answer."""
+
+    def __init__(self, every_s: float = 1.0) -> None:
+        self.every_s = every_s
+        self._asked_at = -every_s
+        self._answer: asyncio.Future[bool] | None = None
+
+    async def broker_answers(self, producer: Producing) -> bool:
+        now = time.monotonic()
+        if self._answer is None or (self._answer.done() and now - self._asked_at >= self.every_s):
+            self._asked_at = now
+            self._answer = asyncio.ensure_future(asyncio.to_thread(producer.ping))
+        return await asyncio.shield(self._answer)
+
+
 class Ingest:
     """One worker's shared state: settings, the contract, the producer, the IP salt."""
 
-    def __init__(self, settings: Settings, contract: Contract, producer: EventProducer) -> None:
+    def __init__(self, settings: Settings, contract: Contract, make_producer: Callable[[], Producing]) -> None:
         self.settings = settings
         self.contract = contract
-        self.producer = producer
+        self._make_producer = make_producer
+        self.producer = make_producer()
+        self._retired: set[asyncio.Task[int]] = set()  # failed producers being closed
+        self.readiness = Readiness()
+        self.in_flight = 0  # events produced and not yet acknowledged or failed
+        self.max_in_flight = settings.api.max_in_flight_events
         self.topic = settings.kafka.topic
         # Salted so a hash cannot be reversed by hashing every IPv4 address. Configure
         # GAMEPIPE_IP_SALT for hashes stable across restarts and workers.
@@ -85,18 +137,53 @@ class Ingest:
 
     def envelope_for(self, event_type: str, fields: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, Any]:
         """The event to produce; `fields` passed `client_field_problem` first."""
+        version = fields.get("schema_version")
         return build_event(
             event_type,
-            int(fields.get("schema_version") or self.contract.latest_version(event_type)),
+            self.contract.latest_version(event_type) if version is None else int(version),
             {k: v for k, v in fields.items() if k not in ("event_type", "schema_version")},
             common,
         )
 
+    # -- the producer -------------------------------------------------------------------
+    async def not_ready(self) -> str | None:
+        """Why this worker cannot accept events now, or None."""
+        if self.producer.fatal is not None:
+            return f"the Kafka producer failed ({self.producer.fatal}); it is being rebuilt"
+        if not await self.readiness.broker_answers(self.producer):
+            return "Kafka is unreachable"
+        return None
+
+    def _replace_failed_producer(self) -> None:
+        """A producer with a fatal error fails every record: build a new one, close the old
+        one off the event loop (its flush ends at once: nothing it holds can be sent)."""
+        failed = self.producer
+        if failed.fatal is None:
+            return
+        print(f"gamepipe api: the Kafka producer failed ({failed.fatal}); building a new one", file=sys.stderr,
+              flush=True)  # fmt: skip
+        self.producer = self._make_producer()
+        PRODUCER_REBUILDS.inc()
+        task = asyncio.ensure_future(asyncio.to_thread(failed.close, 1.0))
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
+
     async def produce(self, events: list[dict[str, Any]]) -> list[Outcome]:
-        """Produce every event, then wait (once, bounded) for all acknowledgements."""
+        """Produce every event, then wait (once, bounded) for all acknowledgements. Beyond
+        `max_in_flight` events waiting, nothing is produced: each is `busy`."""
+        if self.in_flight + len(events) > self.max_in_flight:
+            busy = Violation("(broker)", "busy", f"{self.in_flight} events are waiting for Kafka's acknowledgement in "
+                             "this worker; nothing of this request was stored")  # fmt: skip
+            self._count(events, "unavailable")
+            return [Outcome("unavailable", e["event_id"], busy) for e in events]
+        self._replace_failed_producer()
         started = time.perf_counter()
         records = [((e.get("player_id") or e["event_id"]).encode(), orjson.dumps(e)) for e in events]
-        failures = await self.producer.submit(self.topic, records).wait(self.producer.timeout_s + 1.0)
+        self.in_flight += len(events)
+        try:
+            failures = await self.producer.submit(self.topic, records).wait(self.producer.timeout_s + 1.0)
+        finally:
+            self.in_flight -= len(events)
         PRODUCE_SECONDS.observe(time.perf_counter() - started)
         outcomes = []
         counts: Counter[tuple[str, str]] = Counter()
@@ -111,6 +198,10 @@ class Ingest:
             EVENTS.labels(event_type, status).inc(n)
         return outcomes
 
+    def _count(self, events: list[dict[str, Any]], outcome: str) -> None:
+        for event_type, n in Counter(e["event_type"] for e in events).items():
+            EVENTS.labels(event_type, outcome).inc(n)
+
     def reject(self, event_type: str, violation: Violation) -> Outcome:
         EVENTS.labels(event_type if event_type in self.contract.schemas else "(unknown)", "rejected").inc()
         return Outcome("rejected", error=violation)
@@ -120,7 +211,19 @@ class Ingest:
         refused = self.refuse_key(request)
         if refused:
             return refused
-        fields, problem = self.contract.coerce_query(event_type, request.query_params)
+        params = request.query_params.multi_items()
+        twice = sorted({k for k, _ in params if sum(1 for key, _ in params if key == k) > 1})
+        fields: dict[str, Any] = {}
+        problem: Violation | None = None
+        if twice:
+            problem = Violation(twice[0], "unique", f"parameter {twice[0]!r} is given more than once; give it once")
+        else:
+            fields, problem = self.contract.coerce_query(event_type, dict(params))
+        key = idempotency_key(request)
+        if isinstance(key, Violation):
+            problem = problem or key
+        elif key is not None:
+            fields.setdefault("event_id", idempotent_id(key))
         event: dict[str, Any] = {}
         problem = problem or client_field_problem(fields)
         if problem is None:
@@ -131,7 +234,7 @@ class Ingest:
             return errors.violation(problem)
         [outcome] = await self.produce([event])
         if outcome.status != "accepted":
-            return errors.unavailable(outcome.error.message if outcome.error else "")
+            return errors.unavailable(outcome.error, event["event_id"])
         return PlainTextResponse(text)
 
     # -- POST /v1/events --------------------------------------------------------------
@@ -154,29 +257,32 @@ class Ingest:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             return errors.error(400, "(body)", "json", f"the body is not valid JSON: {exc}")
+        key = idempotency_key(request)
+        if isinstance(key, Violation):
+            return errors.violation(key)
         if isinstance(doc, dict) and "events" in doc:
-            return await self._batch(request, doc["events"])
+            return await self._batch(request, doc["events"], key)
         if isinstance(doc, dict):
-            return await self._single(request, doc)
+            return await self._single(request, doc, key)
         return errors.error(400, "(body)", "shape", 'send one event object, or {"events": [event, ...]}')
 
-    async def _single(self, request: Request, raw: dict[str, Any]) -> Response:
+    async def _single(self, request: Request, raw: dict[str, Any], key: str | None) -> Response:
         common = self.common_envelope(request)
         problem = self.contract.validate_request_fields(common)
         if problem is not None:
             self.reject(str(raw.get("event_type")), problem)
             return errors.violation(problem)
-        event_or_outcome = self._prepare(raw, common)
+        event_or_outcome = self._prepare(raw, common, None if key is None else idempotent_id(key))
         if isinstance(event_or_outcome, Outcome):
             assert event_or_outcome.error is not None
             status = 413 if event_or_outcome.error.rule == "maxBytes" else 422
             return errors.violation(event_or_outcome.error, status)
         [outcome] = await self.produce([event_or_outcome])
         if outcome.status != "accepted":
-            return errors.unavailable(outcome.error.message if outcome.error else "")
+            return errors.unavailable(outcome.error, event_or_outcome["event_id"])
         return errors.FastJSONResponse({"status": "accepted", "event_id": outcome.event_id})
 
-    async def _batch(self, request: Request, raw_events: Any) -> Response:
+    async def _batch(self, request: Request, raw_events: Any, key: str | None) -> Response:
         if not isinstance(raw_events, list):
             return errors.error(400, "events", "type", '"events" must be a list of event objects')
         if len(raw_events) > MAX_BATCH_EVENTS:
@@ -189,16 +295,18 @@ class Ingest:
         problem = self.contract.validate_request_fields(common)
         if problem is not None:  # a header every event would carry is invalid
             return errors.violation(problem)
-        prepared = [self._prepare(raw, common) for raw in raw_events]
+        ids = [None if key is None else idempotent_id(key, i) for i in range(len(raw_events))]
+        prepared = [self._prepare(raw, common, derived) for raw, derived in zip(raw_events, ids, strict=True)]
         to_send = [(i, e) for i, e in enumerate(prepared) if not isinstance(e, Outcome)]
         sent = await self.produce([e for _, e in to_send])
         outcomes: list[Outcome] = [e if isinstance(e, Outcome) else Outcome("pending") for e in prepared]
         for (i, _), outcome in zip(to_send, sent, strict=True):
             outcomes[i] = outcome
         counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("accepted", "rejected", "unavailable")}
-        body = {**counts, "results": [o.as_dict(i) for i, o in enumerate(outcomes)]}
+        body: dict[str, Any] = {**counts, "results": [o.as_dict(i) for i, o in enumerate(outcomes)]}
         if counts["unavailable"]:
             status, headers = 503, {"Retry-After": errors.RETRY_AFTER_S}
+            body["retry"] = errors.RETRY_ADVICE
         elif counts["rejected"] == len(outcomes):
             status, headers = 422, None
         elif counts["rejected"]:
@@ -207,13 +315,19 @@ class Ingest:
             status, headers = 200, None
         return errors.FastJSONResponse(body, status, headers=headers)
 
-    def _prepare(self, raw: Any, common: Mapping[str, Any]) -> dict[str, Any] | Outcome:
+    def _prepare(self, raw: Any, common: Mapping[str, Any], derived_id: str | None) -> dict[str, Any] | Outcome:
         """A client event -> the event to produce, or the reason it is rejected.
-        `common` passed `validate_request_fields` already."""
+        `common` passed `validate_request_fields` already; `derived_id` (from an
+        Idempotency-Key) is the event's id unless it carries its own."""
         if not isinstance(raw, dict):
             return self.reject("(unknown)", Violation("(event)", "type", "each event must be a JSON object"))
         event_type = raw.get("event_type")
-        size = len(orjson.dumps(raw))
+        nested = next((k for k, v in raw.items() if isinstance(v, dict | list)), None)
+        if nested is not None:  # before anything walks the value: it may nest a thousand levels
+            return self.reject(str(event_type), Violation(
+                str(nested), "type", f"{nested} is an object or array; an event's fields are strings, numbers, "
+                "booleans or null"))  # fmt: skip
+        size = len(orjson.dumps(raw))  # flat, and orjson reads no integer beyond 64 bits: it cannot fail
         if size > MAX_EVENT_BYTES:
             return self.reject(
                 str(event_type), Violation("(event)", "maxBytes", f"{size} bytes; at most {MAX_EVENT_BYTES} per event")
@@ -231,6 +345,8 @@ class Ingest:
         problem = client_field_problem(raw)
         if problem is not None:
             return self.reject(event_type, problem)
+        if derived_id is not None and "event_id" not in raw:
+            raw = {**raw, "event_id": derived_id}
         event = self.envelope_for(event_type, raw, common)
         problem = self.contract.validate(event, request_fields_checked=True)
         if problem is not None:
@@ -239,7 +355,7 @@ class Ingest:
 
 
 # Envelope fields only the server sets (a client's copy is refused, not silently dropped).
-SERVER_FIELDS = frozenset({"received_at", "host", "user_agent", "accept", "client_ip_hash", "is_synthetic"})
+SERVER_FIELDS = frozenset(REQUEST_FIELDS)
 assert not SERVER_FIELDS & set(CLIENT_ENVELOPE_FIELDS)
 
 

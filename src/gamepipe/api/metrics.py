@@ -34,6 +34,9 @@ PRODUCE_SECONDS = Histogram(
     "Time from producing a request's events to the broker's acks=all acknowledgement of all of them",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+PRODUCER_REBUILDS = Counter(
+    "gamepipe_api_producer_rebuilds_total", "Kafka producers rebuilt after a fatal error (librdkafka)"
+)
 IN_FLIGHT = Gauge("gamepipe_api_requests_in_flight", "Requests being handled", multiprocess_mode="livesum")
 
 

@@ -44,6 +44,20 @@ def _client_schema(contract: Contract, event_type: str) -> dict[str, Any]:
     return {"type": "object", "required": ["event_type"], "properties": props, "additionalProperties": False}
 
 
+UNAVAILABLE = (
+    "not acknowledged in time: the event may or may not be stored; retry after Retry-After with the same "
+    "event_id (named in the body) or Idempotency-Key, and it lands once"
+)
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "1-255 printable ASCII characters naming this request: each event's id is derived from it "
+    "(a batch's by index) unless the event has its own event_id, so a retry lands once",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
 def build(contract: Contract, seed_routes: dict[str, tuple[str, str]]) -> dict[str, Any]:
     schemas: dict[str, Any] = {"Error": ERROR}
     for event_type in contract.event_types:
@@ -73,16 +87,17 @@ def build(contract: Contract, seed_routes: dict[str, tuple[str, str]]) -> dict[s
         paths[path] = {
             "get": {
                 "summary": f"Log a {event_type} event (the seed's route)",
-                "parameters": params,
+                "parameters": [*params, IDEMPOTENCY_KEY],
                 "responses": {
                     "200": {"description": text.strip(), "content": {"text/plain": {"schema": {"type": "string"}}}},
                     "422": _error("a parameter breaks the event's schema"),
-                    "503": _error("Kafka did not acknowledge in time; retry after Retry-After"),
+                    "503": _error(UNAVAILABLE),
                 },
             }
         }
     paths["/v1/events"] = {
         "post": {
+            "parameters": [IDEMPOTENCY_KEY],
             "summary": "Log one event, or a batch of up to 500 (1 MiB, 32 KiB per event)",
             "requestBody": {
                 "required": True,
@@ -101,7 +116,7 @@ def build(contract: Contract, seed_routes: dict[str, tuple[str, str]]) -> dict[s
                 "413": _error("too large: body, event or batch"),
                 "415": _error("not application/json"),
                 "422": _error("every event breaks the contract"),
-                "503": _error("Kafka did not acknowledge in time; retry after Retry-After"),
+                "503": _error(UNAVAILABLE),
             },
         }
     }

@@ -3,7 +3,10 @@
 In: topic, key, value bytes. Out: an awaitable that completes only once the broker
 has the record with `acks=all` (idempotent producer), or raises `ProduceFailed`
 within `produce_timeout_s`. Typed settings become librdkafka's dotted keys here only.
-Reads settings: kafka.bootstrap, api.produce_timeout_s.
+A fatal error of librdkafka (the idempotent producer can no longer keep its promise)
+is recorded in `fatal`: from then on every record fails at once, and the worker builds
+a new producer (api/ingest.py). Reads settings: kafka.bootstrap, api.produce_timeout_s,
+api.max_in_flight_events.
 """
 
 from __future__ import annotations
@@ -11,16 +14,16 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 
 class ProduceFailed(Exception):
     """The broker did not acknowledge in time. Transient: the client may retry."""
 
 
-def producer_config(bootstrap: str, timeout_s: float) -> dict[str, Any]:
+def producer_config(bootstrap: str, timeout_s: float, max_in_flight: int) -> dict[str, Any]:
     timeout_ms = max(int(timeout_s * 1000), 1000)
     return {
         "bootstrap.servers": bootstrap,
@@ -33,15 +36,36 @@ def producer_config(bootstrap: str, timeout_s: float) -> dict[str, Any]:
         "message.timeout.ms": timeout_ms,
         "request.timeout.ms": min(timeout_ms, 30000),
         "socket.connection.setup.timeout.ms": min(timeout_ms, 30000),
+        # The queue is bounded by the API's own limit (api.max_in_flight_events), not
+        # librdkafka's defaults (100,000 records, 1 GB): a stalled broker cannot grow it.
+        "queue.buffering.max.messages": max_in_flight,
+        "queue.buffering.max.kbytes": 64 * 1024,
     }
+
+
+class Producing(Protocol):
+    """What the API needs of a producer (the seam tests swap)."""
+
+    fatal: str | None
+
+    @property
+    def timeout_s(self) -> float: ...
+
+    def submit(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> Delivery: ...
+
+    def ping(self, timeout_s: float = 2.0) -> bool: ...
+
+    def close(self, timeout_s: float = 10.0) -> int: ...
 
 
 class EventProducer:
     """One librdkafka producer per process, polled by a daemon thread."""
 
-    def __init__(self, bootstrap: str, timeout_s: float) -> None:
-        self._producer = Producer(producer_config(bootstrap, timeout_s))
+    def __init__(self, bootstrap: str, timeout_s: float, max_in_flight: int = 20_000) -> None:
+        config = producer_config(bootstrap, timeout_s, max_in_flight)
+        self._producer = Producer({**config, "error_cb": self._on_error})
         self._timeout_s = timeout_s
+        self.fatal: str | None = None  # librdkafka's fatal error, once it had one
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="kafka-poll", daemon=True)
         self._poller.start()
@@ -49,6 +73,10 @@ class EventProducer:
     def _poll(self) -> None:
         while not self._stop.is_set():
             self._producer.poll(0.05)
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self.fatal = str(error)
 
     @property
     def timeout_s(self) -> float:
@@ -60,10 +88,17 @@ class EventProducer:
         loop = asyncio.get_running_loop()
         delivery = Delivery(loop, len(records))
         for i, (key, value) in enumerate(records):
+            if self.fatal is not None:
+                delivery.report(i, f"the producer failed: {self.fatal}")
+                continue
             try:
                 self._producer.produce(topic, value=value, key=key, on_delivery=delivery.callback(i))
             except BufferError:
                 delivery.report(i, "producer queue is full")
+            except KafkaException as exc:
+                if exc.args[0].fatal():
+                    self.fatal = str(exc.args[0])
+                delivery.report(i, str(exc.args[0]))
         return delivery
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
@@ -73,7 +108,8 @@ class EventProducer:
             raise ProduceFailed(error)
 
     def ping(self, timeout_s: float = 2.0) -> bool:
-        """True when the broker answers a metadata request."""
+        """True when the broker answers a metadata request. Blocks up to `timeout_s`: call
+        it from a thread, not the event loop (api/ingest.py's `Readiness`)."""
         try:
             self._producer.list_topics(timeout=timeout_s)
         except Exception:  # noqa: BLE001 - any failure means "not ready"
