@@ -204,7 +204,9 @@ def _print_game_summary(m: Any) -> None:
     table = Table("run " + m["run_id"], "value")
     table.add_row("requests sent (ab)", f"{r['sent']:,}  {r['by_kind']}")
     table.add_row("answered 2xx / non-2xx", f"{r['2xx']:,} / {r['non_2xx']:,}")
-    table.add_row("answered as expected", f"{r['answered_as_expected']:,}  unexpected: {r['unexpected_by_kind'] or 0}")
+    table.add_row("answered as planned", f"{r['answered_as_expected']:,}  unexpected: {r['unexpected_by_kind'] or 0}")
+    if "by_status" in r:
+        table.add_row("statuses; requests retried (503)", f"{r['by_status']}; {r['retried']:,}")
     table.add_row("events accepted", f"{m['accepted_events']:,} of {m['truth']['events']:,} planned")
     table.add_row("requests/s, events/s", f"{m['requests_per_s']}, {m['events_per_s']}")
     lat = m["latency_ms"]

@@ -4,8 +4,9 @@ In: `var/runs/<run>/manifest.json`. Out: a list of `Check`s (what, expected, fou
 the command prints them and exits non-zero on any mismatch. A run's rows are found by
 their `session_id` prefix (`<run>-`). Checked: every accepted event landed exactly once
 in `events` (duplicates sent collapsed), per event type, in each routed table, per
-sword type and guild, revenue to the cent; every request answered as expected (2xx for
-valid traffic, 400 / 413 for the injected faults). Reads settings: trino.*, stream.*.
+sword type and guild, revenue to the cent; none of the run's events among the dead
+letters; every request answered exactly as planned (200 for valid traffic, 400 / 413 for
+the injected faults, after retries of 503s). Reads settings: trino.*, stream.*.
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ def checks(settings: Settings, manifest: dict[str, Any]) -> list[Check]:
         out.append(Check(f"{routes['join_guild']}: by guild_name", truth["guild_joins"], guilds))
     revenue = query.run(settings, f"select sum(price) from {events_table} where {where}").scalar()
     out.append(Check(f"{events_table}: revenue", Decimal(truth["revenue"]), Decimal(revenue or 0)))
+    rejected = settings.stream.rejected_table
+    if rejected:
+        dead = query.run(settings, f"select count(*) from {rejected} where raw_event like '%{manifest['run_id']}-%'")
+        out.append(Check(f"{rejected}: the run's events", 0, int(dead.scalar())))
     late = manifest["faults"]["late_client_ts"]
     if late:
         found = query.run(

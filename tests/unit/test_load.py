@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gamepipe.load import SEED_PLAN, LoadError, parse_ab
+from gamepipe.load.ab import parse_once
 
 DATA = Path(__file__).parent / "data"
 
@@ -51,3 +52,12 @@ def test_seed_plan_is_generate_data_sh() -> None:
 def test_mean_time_per_request_is_read() -> None:
     stats = parse_ab((DATA / "ab_ok.txt").read_text())
     assert stats.mean_ms is not None and stats.mean_ms > 0
+
+
+def test_one_request_is_read_with_its_exact_status() -> None:
+    answer = parse_once((DATA / "ab_v2_422.txt").read_text())
+    assert answer.status == 422 and answer.latency_ms is not None
+
+
+def test_no_answer_at_all_has_no_status() -> None:
+    assert parse_once("Benchmarking 127.0.0.1 (be patient)...apr_socket_recv: Connection refused (111)\n").status is None

@@ -308,7 +308,8 @@ class Ingest:
             status, headers = 503, {"Retry-After": errors.RETRY_AFTER_S}
             body["retry"] = errors.RETRY_ADVICE
         elif counts["rejected"] == len(outcomes):
-            status, headers = 422, None
+            too_large = all(o.error is not None and o.error.rule == "maxBytes" for o in outcomes)
+            status, headers = (413 if too_large else 422), None
         elif counts["rejected"]:
             status, headers = 207, None
         else:

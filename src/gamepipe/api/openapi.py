@@ -115,7 +115,7 @@ def build(contract: Contract, seed_routes: dict[str, tuple[str, str]]) -> dict[s
                 "400": _error("the body is not JSON, or not an event or a batch"),
                 "413": _error("too large: body, event or batch"),
                 "415": _error("not application/json"),
-                "422": _error("every event breaks the contract"),
+                "422": _error("every event breaks the contract (413: every event is too large)"),
                 "503": _error(UNAVAILABLE),
             },
         }

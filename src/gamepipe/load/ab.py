@@ -1,7 +1,8 @@
 """Running Apache Bench (`ab`) and reading what it reports.
 
 In: a URL, a request count, a concurrency, headers, optionally a body to POST. Out:
-`AbStats` (complete, failed, non-2xx, requests/s, latency percentiles).
+`AbStats` (complete, failed, non-2xx, requests/s, latency percentiles); for a single
+request (`ab_once`, `ab -v 2`), the exact status it was answered with.
 """
 
 from __future__ import annotations
@@ -58,6 +59,36 @@ def parse_ab(output: str) -> AbStats:
         percentiles_ms=percentiles,
         mean_ms=float(mean.group(1)) if mean else None,
     )
+
+
+# `ab -v 2` prints the response's headers after this line.
+STATUS_LINE = re.compile(r"^LOG: header received:\s*\nHTTP/1\.[01] (\d{3})", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class AbAnswer:
+    """One request's answer: its status (None: no answer at all) and `ab`'s latency."""
+
+    status: int | None
+    latency_ms: float | None
+
+
+def parse_once(output: str) -> AbAnswer:
+    """The answer to `ab -v 2 -n 1` (see `ab_once`)."""
+    match = STATUS_LINE.search(output)
+    mean = re.search(r"^Time per request:\s+([0-9.]+) \[ms\] \(mean\)$", output, re.MULTILINE)
+    return AbAnswer(int(match.group(1)) if match else None, float(mean.group(1)) if mean else None)
+
+
+def ab_once(url: str, headers: dict[str, str], body: str | None = None) -> AbAnswer:
+    """One request with `ab`, POSTing the file `body` if given; the exact status."""
+    argv = [ab_path(), "-q", "-v", "2", "-n", "1", "-c", "1"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    if body:
+        argv += ["-p", body, "-T", "application/json"]
+    result = subprocess.run([*argv, url], capture_output=True, text=True, errors="replace", check=False)
+    return parse_once(result.stdout)
 
 
 def ab_path() -> str:

@@ -6,18 +6,24 @@ In: seed, players, events, concurrency, faults. Out: a run directory
 reconciles it with the tables.
 
 How it is sent: the first sessions' visits as GET on the seed's `/` route (one `ab` per
-visit: Host header, `player_id`, `session_id`), everything else as POST /v1/events
-batches of 100 events from one player (`ab -p`), many `ab` processes in parallel.
-Faults, on request, each sent by its own `ab` and counted: malformed bodies (400),
-oversize events (413), duplicate event ids (accepted, must land once), late client
-timestamps (accepted, must land). Reads settings: api.host, api.port, var.
+visit: Host header, `player_id`, `session_id`, `event_id`), everything else as POST
+/v1/events batches of 100 events from one player (`ab -p`), many `ab` processes in
+parallel, as fast as they go or spread evenly over `spread_over_s`. Every event carries
+its id, so a request answered 503 (or not answered at all) is sent again, the same
+bytes, every `RETRY_WAIT_S` for up to `RETRY_FOR_S` (well inside the stream's 5-minute
+dedup window): it lands once. Each request must end with exactly the status planned for
+it (`ab -v 2` shows it): 200 for traffic, 400 for a malformed body, 413 for an oversize
+event; any other answer fails the run. Faults, on request, each sent by its own `ab`
+and counted: malformed bodies, oversize events, duplicate event ids (accepted, must
+land once), late client timestamps (accepted, must land). Reads settings: api.host,
+api.port, var.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import statistics
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -29,13 +35,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from gamepipe.config import Settings
-from gamepipe.load.ab import AbStats, ab_path, parse_ab
+from gamepipe.load.ab import ab_once
 from gamepipe.simulate import Plan, plan
 
 BATCH = 100
 GET_SHARE = 0.05  # of the events, sent as the seed's GET visits (at most MAX_GETS)
 MAX_GETS = 2000
 LATE_BY = timedelta(days=3)
+# Sent again after these answers (None: no answer at all): nothing was acknowledged.
+RETRY_ON = frozenset({503, None})
+RETRY_WAIT_S = 2.0  # the API's Retry-After
+RETRY_FOR_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -53,9 +63,18 @@ class Call:
 @dataclass(frozen=True)
 class Answer:
     call: Call
-    ok: bool  # answered with the expected status
-    status_2xx: bool
+    status: int | None  # the last answer's status (None: none came)
+    attempts: int
     latency_ms: float | None
+
+    @property
+    def ok(self) -> bool:
+        """Answered with exactly the planned status."""
+        return self.status == self.call.expect
+
+    @property
+    def status_2xx(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
 
 
 def run_id(seed: int) -> str:
@@ -77,7 +96,7 @@ def make_calls(the_plan: Plan, run_dir: Path, faults: int) -> list[Call]:
     visits = [e for e in events if e["event_type"] == "default"][:gets]
     visit_ids = {e["event_id"] for e in visits}
     for e in visits:
-        params: dict[str, str] = {k: e[k] for k in ("player_id", "session_id", "client_ts") if k in e}
+        params: dict[str, str] = {k: e[k] for k in ("event_id", "player_id", "session_id", "client_ts") if k in e}
         query = urlencode(params)
         calls.append(Call("visit", e["_host"], f"/?{query}", None, 1, 200))
     by_host: dict[str, list[dict[str, Any]]] = {}
@@ -116,15 +135,17 @@ def _write(path: Path, events: list[dict[str, Any]]) -> str:
 
 
 def send(settings: Settings, call: Call) -> Answer:
+    """Send the call, and send it again while it is answered 503 or not at all."""
     url = f"http://{settings.api.host}:{settings.api.port}{call.path}"
-    argv = [ab_path(), "-q", "-n", "1", "-c", "1", "-H", f"Host: {call.host}", "-H", "X-Gamepipe-Synthetic: 1"]
-    if call.body:
-        argv += ["-p", call.body, "-T", "application/json"]
-    result = subprocess.run([*argv, url], capture_output=True, text=True, check=False)
-    stats: AbStats = parse_ab(result.stdout)
-    got_2xx = stats.ok == 1
-    ok = got_2xx if call.expect < 300 else (stats.non_2xx == 1)
-    return Answer(call, ok, got_2xx, stats.mean_ms)
+    headers = {"Host": call.host, "X-Gamepipe-Synthetic": "1"}
+    give_up = time.monotonic() + RETRY_FOR_S
+    attempts = 0
+    while True:
+        attempts += 1
+        answer = ab_once(url, headers, call.body)
+        if answer.status not in RETRY_ON or time.monotonic() > give_up:
+            return Answer(call, answer.status, attempts, answer.latency_ms)
+        time.sleep(RETRY_WAIT_S)
 
 
 def run_game(
@@ -135,17 +156,26 @@ def run_game(
     concurrency: int,
     faults: int,
     progress: Callable[[int, int, int], None] | None = None,
+    spread_over_s: float | None = None,
 ) -> dict[str, Any]:
-    """Plan, send, write the manifest; returns it. `progress(events_sent, answered_ok, errors)`."""
+    """Plan, send, write the manifest; returns it. `progress(events_sent, answered_ok, errors)`.
+    With `spread_over_s` the requests start evenly over that many seconds (steady load)."""
     rid = run_id(seed)
     run_dir = settings.var / "runs" / rid
     the_plan = plan(seed, players, events, run_id=rid)
     calls = make_calls(the_plan, run_dir, faults)
+    random.Random(seed).shuffle(calls)  # noqa: S311 - visits, batches and faults interleaved
     answers: list[Answer] = []
     sent = errors = 0
     started = time.monotonic()
+    gap = (spread_over_s or 0) / max(len(calls), 1)
+
+    def at_its_time(i: int, call: Call) -> Answer:
+        time.sleep(max(0.0, started + i * gap - time.monotonic()))
+        return send(settings, call)
+
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [pool.submit(send, settings, c) for c in calls]
+        futures = [pool.submit(at_its_time, i, c) for i, c in enumerate(calls)]
         for fut in as_completed(futures):
             answer = fut.result()
             answers.append(answer)
@@ -164,6 +194,7 @@ def _manifest(
 ) -> dict[str, Any]:
     by_kind: Counter[str] = Counter(c.kind for c in calls)
     unexpected = Counter(a.call.kind for a in answers if not a.ok)
+    by_status = Counter(str(a.status) for a in answers)
     latencies = sorted(a.latency_ms for a in answers if a.latency_ms is not None)
     accepted_events = sum(a.call.events for a in answers if a.status_2xx and a.call.kind in ("visit", "batch"))
     return {
@@ -186,6 +217,9 @@ def _manifest(
             "unexpected_by_kind": dict(unexpected),
             "2xx": sum(1 for a in answers if a.status_2xx),
             "non_2xx": sum(1 for a in answers if not a.status_2xx),
+            "by_status": dict(sorted(by_status.items())),  # the last answer of each ("None": no answer)
+            "retried": sum(1 for a in answers if a.attempts > 1),
+            "attempts": sum(a.attempts for a in answers),
         },
         "accepted_events": accepted_events,
         "elapsed_s": round(elapsed, 2),
@@ -196,7 +230,7 @@ def _manifest(
             "p95": _pct(latencies, 95),
             "p99": _pct(latencies, 99),
             "max": latencies[-1] if latencies else None,
-            "note": "per request, from each ab call's mean (ab -n 1)",
+            "note": "per request, its last attempt (ab -n 1)",
         },
         "calls_sample": [asdict(c) for c in calls[:3]],
         "finished_at": time.time(),
