@@ -60,4 +60,5 @@ def test_one_request_is_read_with_its_exact_status() -> None:
 
 
 def test_no_answer_at_all_has_no_status() -> None:
-    assert parse_once("Benchmarking 127.0.0.1 (be patient)...apr_socket_recv: Connection refused (111)\n").status is None
+    refused = "Benchmarking 127.0.0.1 (be patient)...apr_socket_recv: Connection refused (111)\n"
+    assert parse_once(refused).status is None
