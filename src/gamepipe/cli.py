@@ -87,21 +87,38 @@ def status() -> None:
     from gamepipe.stack.manager import status as do_status
 
     settings = _settings()
-    table = Table("service", "pid", "state", "where", "log")
+    table = Table("service", "pid", "state", "up for", "crashes / restarts", "where", "log")
     for s in do_status(settings):
-        state = "[green]healthy[/]" if s.healthy else ("[yellow]starting/unhealthy[/]" if s.pid else "[red]down[/]")
-        table.add_row(s.name, str(s.pid or "-"), state, s.where, s.log)
+        if s.healthy:
+            state = "[green]healthy[/]"
+        elif s.restarts.fatal:
+            state = "[red]FATAL: supervisord gave up restarting it[/]"
+        elif s.pid or s.state in ("STARTING", "BACKOFF"):
+            state = f"[yellow]{s.state.lower()}, not healthy[/]"
+        else:
+            state = "[red]down[/]"
+        since = f"{time.time() - s.since:.0f} s" if s.since and s.pid else "-"
+        r = s.restarts
+        crashes = f"{r.crashes} / {r.restarts}" + (f", last {time.strftime('%H:%M:%S', time.localtime(r.last_crash))}"
+                                                   if r.last_crash else "")  # fmt: skip
+        table.add_row(s.name, str(s.pid or "-"), state, since, crashes, s.where, s.log)
     console.print(table)
     stream_status = Stream(settings).status()
     if stream_status:
-        from gamepipe.stream.monitor import health
+        from gamepipe.stream.monitor import health, stream_verdict
 
         tables = Table("table", "batch", "last commit", "rows/s", "kafka lag", "late rows")
-        for t in health(settings, stream_status):
+        healths = health(settings, stream_status)
+        for t in healths:
             lag = "?" if t.lag is None else str(t.lag)
             late = str(stream_status["tables"].get(t.table, {}).get("late_rows", "-"))
             tables.add_row(t.table, str(t.batch), t.last_commit or "-", f"{t.rows_per_s or 0:.0f}", lag, late)
         console.print(tables)
+        judged = stream_verdict(settings, stream_status, healths)
+        colour = {"keeping up": "green", "behind": "yellow"}.get(judged.state, "red")
+        console.print(f"stream: [{colour}]{judged.state}[/]")
+        for warning in judged.warnings:
+            console.print(f"[bold red]warning:[/] {warning}")
 
 
 @app.command()

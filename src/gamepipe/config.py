@@ -42,6 +42,9 @@ class KafkaSettings(_Section):
     topic: str = "events"
     partitions: int = 2
     heap: str = "768m"
+    # Records older than this are deleted; `gamepipe status` warns when the stream's
+    # oldest unprocessed record nears it (they would be lost to the tables).
+    retention_hours: int = Field(default=168, gt=0)
 
 
 class CatalogSettings(_Section):
@@ -98,6 +101,9 @@ class StreamSettings(_Section):
     # Compact, expire snapshots, remove orphans this many minutes after the last round
     # ended (0: never). Between rounds a table gathers ~2 files a second (docs/benchmarks.md).
     maintain_every_minutes: float = 5.0
+    # `gamepipe status` says the stream is stalled when records wait in Kafka and no
+    # table got a commit for this long (a large backlog batch takes up to ~60 s).
+    stalled_after_s: float = Field(default=120.0, gt=0)
     # Heap of table care's own JVM (`gamepipe maintain`, also when the stream starts it).
     maintain_memory: str = "512m"
     # Checkpoints, status and scratch of the job (None: <var>/stream).

@@ -12,7 +12,8 @@ import pytest
 
 from gamepipe import query
 from gamepipe.config import Settings
-from tests.e2e.test_stream_guarantees import post, session_counts, wait_for
+from tests.e2e.test_stream_guarantees import post, session_counts
+from tests.stack_helpers import wait_for
 
 pytestmark = pytest.mark.stack
 

@@ -23,7 +23,7 @@ from gamepipe.config import Settings
 from gamepipe.stack.apps import server_argv
 from gamepipe.stack.base import free_port
 from gamepipe.stack.kafka import ensure_topic
-from tests.e2e.test_stream_guarantees import wait_for
+from tests.stack_helpers import wait_for
 
 pytestmark = pytest.mark.stack
 

@@ -1,7 +1,8 @@
 """The stream's guarantees on the real stack (DESIGN.md section 4):
 
 - exactly-once: SIGKILL the stream job (driver and JVM) five times during steady load;
-  after it catches up every acknowledged event is in its tables once;
+  supervisord restarts it each time, and after it catches up every acknowledged event is
+  in its tables once;
 - poison records written straight to Kafka land in rejected_events with their reason,
   and the valid events around them land; the stream never stops for them;
 - the same event_id sent three times lands once, also when the stream job is killed
@@ -11,9 +12,7 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from gamepipe import query
 from gamepipe.config import Settings
 from gamepipe.events import utc_now_ms
 from gamepipe.stack.apps import Stream
+from tests.stack_helpers import kill_and_await_restart, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -35,13 +35,6 @@ def session_counts(settings: Settings, table: str, session_id: str) -> dict[str,
         settings, f"select event_id, count(*) from {table} where session_id = '{session_id}' group by event_id"
     ).rows
     return {event_id: n for event_id, n in rows}
-
-
-def wait_for(predicate, timeout_s: float = 180, what: str = "") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(2)
 
 
 def post(settings: Settings, events: list[dict[str, object]]) -> httpx.Response:
@@ -68,13 +61,7 @@ def test_an_id_seen_before_a_sigkill_is_still_a_copy_after_the_restart(stack: Se
     event = {"event_type": "purchase_sword", "event_id": str(uuid.uuid4()), "session_id": session, "price": 5}
     assert post(stack, [event]).status_code == 200
     wait_for(lambda: len(session_counts(stack, "events", session)) == 1, what="the first copy")
-    stream = Stream(stack)
-    pid = stream.pid()
-    assert pid is not None, "the stream job is running"
-    os.killpg(pid, signal.SIGKILL)
-    wait_for(lambda: stream.pid() is None, 30, "the kill")
-    stream.start()
-    stream.wait_healthy()
+    kill_and_await_restart(Stream(stack))
     marker = {"event_type": "purchase_sword", "session_id": session, "price": 1}
     assert post(stack, [event, marker]).status_code == 200  # the retry, and one new event
     wait_for(lambda: len(session_counts(stack, "events", session)) == 2, what="the new event")
@@ -147,12 +134,7 @@ def test_sigkill_the_stream_five_times_under_load_exactly_once(stack: Settings) 
     try:
         for _ in range(5):
             time.sleep(random.uniform(3, 8))  # a random moment: mid-batch or between
-            pid = stream.pid()
-            assert pid is not None, "the stream job is running"
-            os.killpg(pid, signal.SIGKILL)  # the Python driver and Spark's JVM at once
-            wait_for(lambda: stream.pid() is None, 30, "the kill")
-            stream.start()
-            stream.wait_healthy()
+            kill_and_await_restart(stream)  # supervisord restarts it
     finally:
         stop.set()
         loader.join(timeout=60)

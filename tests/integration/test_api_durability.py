@@ -53,7 +53,7 @@ def own_broker(stack: Settings, tmp_path: Path) -> Iterator[Kafka]:
     broker.wait_healthy()
     broker.after_start()
     yield broker
-    broker.stop()
+    broker.supervisor.shutdown()  # the broker and this var/'s own supervisord
 
 
 def post(client: TestClient, event_id: str) -> int:

@@ -37,6 +37,9 @@ def server_argv(host: str, port: int, workers: int, working_dir: Path) -> list[s
         "--loop", "uvloop", "--no-ws", "--log-level", "warning",
         # Requests in flight get this long to finish after SIGTERM.
         "--workers-kill-timeout", "20",
+        # A worker that dies (a crash, a kill) is replaced by granian's own process; the
+        # process itself is supervisord's to restart.
+        "--respawn-failed-workers", "--respawn-interval", "1",
         "--working-dir", str(working_dir),
         "gamepipe.api.app:create_app",
     ]  # fmt: skip
@@ -45,6 +48,7 @@ def server_argv(host: str, port: int, workers: int, working_dir: Path) -> list[s
 class Api(Service):
     name = "api"
     start_timeout_s = 30.0
+    startsecs = 5
 
     @property
     def metrics_dir(self) -> Path:
@@ -57,7 +61,6 @@ class Api(Service):
 
     def launch(self) -> Launch:
         a = self.settings.api
-        # The working dir in argv marks the process as ours (pid files trust only that).
         argv = server_argv(a.host, a.port, a.workers, self.settings.var)
         env = app_env(self.settings.root, self.settings.var)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
@@ -80,6 +83,7 @@ class Stream(Service):
     name = "stream"
     start_timeout_s = 120.0
     stop_timeout_s = 30.0
+    startsecs = 30  # its Spark session and tables take ~15 s; a job failing at start is retried with backoff
 
     @property
     def status_path(self) -> Path:

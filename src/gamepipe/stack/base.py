@@ -1,10 +1,10 @@
-"""What every service of the local stack has: a process, a pid file, a log, a health check.
+"""What every service of the local stack has: a process, a log, a health check.
 
-A service is started in its own session (process group) with stdout/stderr to
-`var/logs/<name>.log` and its pid in `var/run/<name>.pid`; stopping it signals the whole
-group, so child processes (Spark's JVM under the stream's Python, the API server's workers)
-go with it. A pid file is trusted only while that pid is alive *and* its command line
-still names our checkout, so a recycled pid is never signalled.
+A service is a program of the stack's supervisord (stack/supervisor.py): started in
+a process group of its own with stdout/stderr to `var/logs/<name>.log` (rotated), stopped
+as a whole group (Spark's JVM under the stream's Python, the API server's workers go with
+it), and restarted by supervisord when it dies. Its pid is supervisord's answer, never a
+pid file's guess.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,10 +20,7 @@ from pathlib import Path
 import psutil
 
 from gamepipe.config import Settings
-
-# Processes this Python process started, kept so they are reaped (no zombies, no
-# ResourceWarning) when a long-lived caller, such as the test session, stops them.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+from gamepipe.stack.supervisor import Program, ProgramState, Supervisor
 
 
 class StackError(RuntimeError):
@@ -42,15 +38,21 @@ class Service:
     name: str = ""
     # Seconds to wait for the health check after starting.
     start_timeout_s: float = 60.0
-    # Seconds to wait after SIGTERM before SIGKILL.
+    # Seconds to wait after the stop signal before SIGKILL.
     stop_timeout_s: float = 20.0
+    stop_signal = "TERM"
+    # Running this long counts as started for supervisord; dying sooner is retried with
+    # backoff (1, 2, 3, ... s).
+    startsecs = 10
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.supervisor = Supervisor(settings)
 
     # -- to implement ----------------------------------------------------------------
     def prepare(self) -> None:
-        """Write configuration, format storage: idempotent, before each start."""
+        """Write configuration, format storage: idempotent, before each start (also
+        each restart by supervisord: stack/launch.py)."""
 
     def launch(self) -> Launch:
         raise NotImplementedError
@@ -70,52 +72,37 @@ class Service:
     def log_path(self) -> Path:
         return self.settings.var / "logs" / f"{self.name}.log"
 
-    @property
-    def pid_path(self) -> Path:
-        return self.settings.var / "run" / f"{self.name}.pid"
+    def state(self) -> ProgramState | None:
+        return self.supervisor.state(self.name)
 
     def pid(self) -> int | None:
-        """The live pid of this service, or None (a stale pid file is removed)."""
-        try:
-            pid = int(self.pid_path.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        if _is_ours(pid, str(self.settings.var)):
-            return pid
-        self.pid_path.unlink(missing_ok=True)
-        return None
+        """The pid of the running service (supervisord's child), or None."""
+        state = self.state()
+        return state.pid if state is not None and state.state in ("STARTING", "RUNNING") else None
 
-    def start(self) -> int:
-        """Start the process (if not running) and return its pid; does not wait."""
+    def start(self) -> int | None:
+        """Start the service under supervisord (if not running); does not wait."""
         running = self.pid()
         if running is not None:
             return running
-        self.prepare()
+        self.prepare()  # here too, so a configuration error is said at once, not in the log
         spec = self.launch()
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.pid_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            log.write(f"\n=== gamepipe: starting {self.name} at {time.strftime('%F %T')} ===\n".encode())
-            log.flush()
-            proc = subprocess.Popen(
-                list(spec.argv),
-                cwd=spec.cwd,
-                env=spec.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        _CHILDREN[proc.pid] = proc
-        self.pid_path.write_text(f"{proc.pid}\n")
-        return proc.pid
+        program = Program(
+            name=self.name, argv=list(spec.argv), env=spec.env, cwd=str(spec.cwd),
+            settings=self.settings.model_dump(mode="json", by_alias=True), startsecs=self.startsecs,
+            stop_signal=self.stop_signal, stop_wait_s=int(self.stop_timeout_s),
+        )  # fmt: skip
+        return self.supervisor.start(program)
 
     def wait_healthy(self, progress: Callable[[str], None] | None = None) -> None:
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
-            if self.pid() is None:
+            state = self.state()
+            if state is None or state.state in ("BACKOFF", "EXITED", "FATAL", "STOPPED"):
+                self.supervisor.stop(self.name)  # no retrying in the background of a failed `up`
+                what = state.description if state else "supervisord does not know it"
                 raise StackError(
-                    f"{self.name} exited while starting; see its log: {self.log_path}\n" + tail(self.log_path)
+                    f"{self.name} exited while starting ({what}); see its log: {self.log_path}\n" + tail(self.log_path)
                 )
             if self.healthy():
                 return
@@ -128,28 +115,8 @@ class Service:
         )
 
     def stop(self) -> bool:
-        """Stop the process group; True if something was running."""
-        pid = self.pid()
-        if pid is None:
-            return False
-        stop_group(pid, self.stop_timeout_s)
-        child = _CHILDREN.pop(pid, None)
-        if child is not None:
-            child.wait(timeout=5)
-        self.pid_path.unlink(missing_ok=True)
-        return True
-
-
-def _is_ours(pid: int, marker: str) -> bool:
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        cmdline = " ".join(proc.cmdline())
-        environ_cwd = proc.cwd()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
-    return marker in cmdline or environ_cwd.startswith(marker)
+        """Stop the service's process group; True if something was running."""
+        return self.supervisor.stop(self.name)
 
 
 def _group_members(pgid: int) -> list[psutil.Process]:
@@ -164,7 +131,8 @@ def _group_members(pgid: int) -> list[psutil.Process]:
 
 
 def stop_group(pgid: int, timeout_s: float) -> None:
-    """SIGTERM the group, wait for every member to exit, then SIGKILL what remains."""
+    """SIGTERM the group, wait for every member to exit, then SIGKILL what remains (for
+    a process a test started itself, outside the stack's supervisor)."""
     try:
         os.killpg(pgid, signal.SIGTERM)
     except ProcessLookupError:

@@ -79,8 +79,8 @@ class Kafka(Service):
                 "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
                 "auto.create.topics.enable=false",
-                # A week of events: enough to replay the tables from Kafka.
-                "log.retention.hours=168",
+                # A week of events by default: enough to replay the tables from Kafka.
+                f"log.retention.hours={k.retention_hours}",
                 "",
             ]
         )

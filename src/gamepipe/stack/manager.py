@@ -2,8 +2,10 @@
 
 up: PostgreSQL (catalog) -> Kafka (topic) -> then Trino, the stream job and the API
 start together and are each waited for. Each start waits for a real health check with
-a timeout and, on failure, names the service and its log. `up` twice is harmless;
-`down` stops exactly what `up` started, in reverse order, and leaves no process.
+a timeout and, on failure, names the service and its log. Every service runs under the
+stack's supervisord (stack/supervisor.py), which restarts it when it dies. `up` twice is
+harmless, and `up` after a crash of supervisord first stops what it left; `down` stops
+every service in reverse order, then supervisord, and leaves no process.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gamepipe.config import Settings
+from gamepipe.stack import restarts
 from gamepipe.stack.apps import Api, Stream
 from gamepipe.stack.base import Service
 from gamepipe.stack.kafka import Kafka
 from gamepipe.stack.postgres import Postgres
+from gamepipe.stack.supervisor import Supervisor, stack_orphans
 from gamepipe.stack.trino import Trino
 
 
@@ -34,6 +38,9 @@ class ServiceState:
     healthy: bool
     where: str
     log: str
+    state: str  # supervisord's: RUNNING, STARTING, BACKOFF, FATAL, STOPPED, ... ("DOWN": no supervisord)
+    since: float | None  # when the current process started
+    restarts: restarts.Restarts
 
 
 def up(settings: Settings, say: Callable[[str], None] = print) -> None:
@@ -59,18 +66,32 @@ def _start_and_wait(group: list[Service], say: Callable[[str], None]) -> None:
 
 
 def down(settings: Settings, say: Callable[[str], None] = print) -> None:
+    supervisor = Supervisor(settings)
+    if not supervisor.running():
+        left = stack_orphans(settings.var)
+        if left:  # supervisord itself was killed: its services run on without it
+            supervisor.ensure()  # which stops them first
+            say(f"  stopped {len(left)} process(es) left running without their supervisor")
     for svc in reversed(services(settings)):
         if svc.stop():
             say(f"  {svc.name:<9} stopped")
         else:
             say(f"  {svc.name:<9} not running")
+    if supervisor.shutdown():
+        say("  supervisord stopped")
 
 
 def status(settings: Settings) -> list[ServiceState]:
+    records = restarts.read(settings.var / "logs" / "restarts.jsonl")
     states = []
     for svc in services(settings):
+        state = svc.state()
         pid = svc.pid()
-        states.append(ServiceState(svc.name, pid, pid is not None and svc.healthy(), svc.describe(), str(svc.log_path)))
+        healthy = pid is not None and svc.healthy()
+        states.append(
+            ServiceState(svc.name, pid, healthy, svc.describe(), str(svc.log_path), state.state if state else "DOWN",
+                         state.started if state else None, restarts.summary(records, svc.name))
+        )  # fmt: skip
     return states
 
 

@@ -20,6 +20,7 @@ from gamepipe.stack.base import Launch, Service, StackError, java_env
 class Trino(Service):
     name = "trino"
     start_timeout_s = 150.0
+    startsecs = 20
 
     @property
     def home(self) -> Path:

@@ -326,6 +326,7 @@ def write_status(
     writer: BatchWriter,
     tables: list[str],
     table_care: dict[str, Any],
+    started: float,
 ) -> None:
     progress: dict[str, Any] = last or {}
     seconds = (progress.get("durationMs", {}).get("triggerExecution") or 0) / 1000
@@ -352,6 +353,7 @@ def write_status(
     status = {
         "ready": active,
         "updated": time.time(),
+        "started": started,  # when this job started
         "pid": os.getpid(),
         "input_rows_per_s": progress.get("inputRowsPerSecond"),
         "batch_seconds": seconds,
@@ -377,9 +379,11 @@ def _offsets(raw: Any) -> Any:
 
 
 def run(settings: Settings) -> None:
+    started = time.time()
     contract = load_contract(settings.schemas_dir)
     status_path = settings.stream_dir / "status.json"
     status_path.parent.mkdir(parents=True, exist_ok=True)
+    status_path.unlink(missing_ok=True)  # a dead job's status is not this one's
     spark = build_session(settings)
     create_tables(spark, settings, contract)
     query, writer = start_query(spark, settings, contract)
@@ -392,7 +396,7 @@ def run(settings: Settings) -> None:
     try:
         while True:
             care_now = {"running": care.running, **care.last}
-            write_status(status_path, query.isActive, progress.last(), writer, tables, care_now)
+            write_status(status_path, query.isActive, progress.last(), writer, tables, care_now, started)
             care.tick()
             # Raises (and so ends the job, non-zero) if the query failed.
             if query.awaitTermination(timeout=2):
