@@ -199,6 +199,23 @@ def details(r: dict[str, Any]) -> list[str]:
                 cells = " | ".join(f"{p[t]['most_files']:,} / {p[t]['snapshots']:,}" for t in tables)
                 out.append(f"| {p['t'] / 60:.0f} min | {lag} | {'yes' if p['table_care'] else 'no'} | {cells} |")
         out.append(f"\nA round of table care was running in {files['table_care_share']:.0%} of the samples.")
+        rounds = files.get("rounds")
+        if rounds is not None:
+            out += ["", "Each round that ended in the hour: per table the files it rewrote and the files of groups "
+                    "whose commit failed (their work lost to the stream's appends, redone by a later round).", "",
+                    "| round began | seconds | " + " | ".join(f"{t} rewritten / failed" for t in tables) + " |",
+                    "|---|---|" + "---|" * len(tables)]  # fmt: skip
+            first = min(r["started"] for r in rounds) if rounds else 0
+            for r in rounds:
+                rep = r.get("report", {})
+                cells = " | ".join(
+                    f"{rep[t]['files_rewritten']:,} / {rep[t].get('files_failed', '?')}" if t in rep else "error"
+                    for t in tables
+                )
+                out.append(f"| +{(r['started'] - first) / 60:.0f} min | {r['seconds']:.0f} | {cells} |")
+            lost = sum(x.get("files_failed") or 0 for r in rounds for x in r.get("report", {}).values())
+            errors = sum(1 for r in rounds if "error" in r)
+            out.append(f"\n{len(rounds)} rounds; files whose commit failed: {lost:,}; rounds that failed: {errors}.")
     demo = r.get("demo")
     if demo:
         out += ["", f"## `make demo` (measured {demo['when']})", "",

@@ -5,11 +5,14 @@ Steady traffic through the API (100-event batches, all `purchase_sword`, so
 `sword_purchases` and `events` both take all of it) while the stream runs table care
 on its schedule (`stream.maintain_every_minutes`). Every minute, per table, from
 Trino's Iceberg metadata tables: partitions, data files (most in one partition, and in
-all), snapshots kept; and whether a round of table care is running. At the end every
+all), snapshots kept; and whether a round of table care is running; and each round that
+ended, from the stream's status: per table the files it rewrote and the files whose
+commit failed (lost to the stream's appends), or the round's error. At the end every
 accepted event must be in both tables, once."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -30,6 +33,13 @@ def table_files(settings: Settings, table: str) -> dict[str, int]:
     return {"partitions": int(parts), "most_files": int(most), "files": int(files), "snapshots": int(snapshots)}
 
 
+def last_round(settings: Settings) -> dict[str, Any] | None:
+    """The stream's last round of table care that ended: started, seconds, report or error."""
+    status = json.loads((settings.stream_dir / "status.json").read_text())
+    last: dict[str, Any] = status.get("table_care", {})
+    return {k: v for k, v in last.items() if k != "running"} or None
+
+
 def run(settings: Settings, rate: int = 5000, seconds: int = 3600, every_s: int = 60) -> None:
     every_min = settings.stream.maintain_every_minutes
     if not every_min:
@@ -37,6 +47,8 @@ def run(settings: Settings, rate: int = 5000, seconds: int = 3600, every_s: int 
               "files without it", flush=True)  # fmt: skip
     traffic = Traffic(settings, f"files-{uuid.uuid4().hex[:6]}", rate, batch=100)
     samples: list[dict[str, Any]] = []
+    rounds: dict[float, dict[str, Any]] = {}  # started -> the round
+    before = last_round(settings)
     began = time.monotonic()
     traffic.start()
     try:
@@ -46,6 +58,9 @@ def run(settings: Settings, rate: int = 5000, seconds: int = 3600, every_s: int 
             sample = {"t": round(time.monotonic() - began), "accepted": traffic.accepted, "lag": lag,
                       "table_care": care, **{t: table_files(settings, t) for t in TABLES}}  # fmt: skip
             samples.append(sample)
+            ended = last_round(settings)
+            if ended and ended != before:
+                rounds[ended["started"]] = ended
             files = ", ".join(f"{t} {sample[t]['most_files']} files/partition" for t in TABLES)
             print(f"bench files: {sample['t'] / 60:.0f} min, lag {lag}, care {'running' if care else 'idle'}, {files}",
                   flush=True)  # fmt: skip
@@ -60,8 +75,14 @@ def run(settings: Settings, rate: int = 5000, seconds: int = 3600, every_s: int 
         "trigger_s": settings.stream.trigger_seconds, "accepted": traffic.accepted, "failed": traffic.failed,
         "landed": landed, "distinct_ids": ids, "end": end,
         "table_care_share": sum(s["table_care"] for s in samples) / len(samples),
+        "rounds": sorted(rounds.values(), key=lambda r: r["started"]),
         "samples": samples,
     }  # fmt: skip
+    lost = [(r["started"], t, x["files_failed"]) for r in result["rounds"] for t, x in r.get("report", {}).items()
+            if x.get("files_failed")]  # fmt: skip
+    failed = [r for r in result["rounds"] if "error" in r]
+    print(f"bench files: {len(rounds)} rounds of table care, {len(failed)} failed, files whose commit failed: "
+          f"{lost or 'none'}", flush=True)  # fmt: skip
     print(f"bench files: at the end {', '.join(f'{t} {end[t]}' for t in TABLES)}", flush=True)
     save(settings, "files", result)  # first: a failed check below keeps the hour's samples
     if any(n != traffic.accepted for n in [*landed.values(), *ids.values()]):

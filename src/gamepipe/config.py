@@ -104,6 +104,10 @@ class StreamSettings(_Section):
     # `gamepipe status` says the stream is stalled when records wait in Kafka and no
     # table got a commit for this long (a large backlog batch takes up to ~60 s).
     stalled_after_s: float = Field(default=120.0, gt=0)
+    # Table care keeps snapshots younger than this (time travel, readers mid-query), and
+    # the last few, and always the stream's newest and the one before it.
+    keep_snapshots_minutes: float = Field(default=15.0, ge=0)
+    keep_last_snapshots: int = Field(default=10, ge=1)
     # Heap of table care's own JVM (`gamepipe maintain`, also when the stream starts it).
     maintain_memory: str = "512m"
     # Checkpoints, status and scratch of the job (None: <var>/stream).

@@ -3,6 +3,7 @@ stream's scheduled round (`care_round`: that command in a child process) reports
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from confluent_kafka import Producer
 
 from gamepipe import query
 from gamepipe.config import Settings
@@ -60,3 +62,35 @@ def test_the_streams_scheduled_round_runs_maintain_in_a_child_and_reports_it(sta
     assert report["join_guilds"]["files_rewritten"] >= 5
     assert files(stack, "join_guilds") < files_before
     assert query.count(stack, f"join_guilds where session_id = '{session}'") == 40
+
+
+def test_expiry_never_takes_the_streams_newest_snapshot_or_the_one_before_it(stack: Settings) -> None:
+    # rejected_events: a table the stream writes rarely, so others' snapshots pile up after its own.
+    tag = uuid.uuid4().hex
+    producer = Producer({"bootstrap.servers": stack.kafka.bootstrap})
+    producer.produce(stack.kafka.topic, f"not json {tag}".encode())
+    assert producer.flush(10) == 0
+    deadline = time.monotonic() + 120
+    while query.count(stack, f"rejected_events where raw_event like '%{tag}'") < 1:
+        assert time.monotonic() < deadline, "the dead letter landed"
+        time.sleep(1)
+    marked = "element_at(summary, 'gamepipe.batch-id') is not null"
+    [(stream_snapshot, parent)] = query.run(
+        stack, f'select snapshot_id, parent_id from "rejected_events$snapshots" where {marked} '
+        "order by committed_at desc limit 1"
+    ).rows  # fmt: skip
+    for i in range(3):  # newer snapshots that are not the stream's
+        query.run(stack, f"insert into rejected_events (reason, raw_event) values ('a test', 'test {i} {tag}')")
+    query.run(stack, f"delete from rejected_events where raw_event like '%{tag}'")
+    cli = Path(sys.executable).parent / "gamepipe"
+    env = dict(os.environ, GAMEPIPE_STREAM__KEEP_SNAPSHOTS_MINUTES="0", GAMEPIPE_STREAM__KEEP_LAST_SNAPSHOTS="1")
+    result = subprocess.run([str(cli), "maintain", "--table", "rejected_events"], capture_output=True, text=True,
+                            timeout=600, check=False, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    kept = {
+        r[0]: r[1] for r in query.run(stack, 'select snapshot_id, committed_at from "rejected_events$snapshots"').rows
+    }
+    assert stream_snapshot in kept, "the stream's newest snapshot stays"
+    assert parent is None or parent in kept, "and the one before it"
+    oldest_kept = kept[parent] if parent is not None else kept[stream_snapshot]
+    assert min(kept.values()) == oldest_kept, "everything older than those two went"

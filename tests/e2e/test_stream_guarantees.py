@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import threading
 import time
 import uuid
@@ -67,6 +68,38 @@ def test_an_id_seen_before_a_sigkill_is_still_a_copy_after_the_restart(stack: Se
     wait_for(lambda: len(session_counts(stack, "events", session)) == 2, what="the new event")
     assert session_counts(stack, "events", session)[event["event_id"]] == 1
     assert session_counts(stack, "sword_purchases", session)[event["event_id"]] == 1
+
+
+@pytest.mark.parametrize(("damage", "said"), [("garbage", "is damaged"), ("lost", "missing")])
+def test_a_damaged_or_lost_dedup_window_is_said_and_rebuilt_from_the_tables(
+    stack: Settings, damage: str, said: str
+) -> None:
+    session = f"window-{damage}-{uuid.uuid4().hex[:8]}"
+    event = {"event_type": "purchase_sword", "event_id": str(uuid.uuid4()), "session_id": session, "price": 5}
+    assert post(stack, [event]).status_code == 200
+    wait_for(lambda: len(session_counts(stack, "events", session)) == 1, what="the first copy")
+    stream = Stream(stack)
+    stream.stop()
+    window = stack.stream_dir / "checkpoints" / "stream" / "gamepipe-dedup"
+    if damage == "garbage":
+        for path in window.glob("*.npz"):
+            path.write_bytes(b"not a window file")
+    else:
+        shutil.rmtree(window)
+    log_before = stream.log_path.stat().st_size
+    stream.start()
+    stream.wait_healthy()
+    marker = {"event_type": "purchase_sword", "session_id": session, "price": 1}
+    assert post(stack, [event, marker]).status_code == 200  # the retry, and one new event
+    wait_for(lambda: len(session_counts(stack, "events", session)) == 2, what="the new event")
+    assert session_counts(stack, "events", session)[event["event_id"]] == 1, "the retry is still a copy"
+    assert session_counts(stack, "sword_purchases", session)[event["event_id"]] == 1
+    status = json.loads(Stream(stack).status_path.read_text())
+    assert status["dedup"]["rebuilt_from_tables"] >= 1
+    with stream.log_path.open("rb") as log:
+        log.seek(log_before)
+        text = log.read().decode(errors="replace")
+    assert said in text and "dedup window rebuilt from the tables" in text, text[-3000:]
 
 
 def test_poison_records_are_dead_letters_and_the_stream_goes_on(stack: Settings) -> None:

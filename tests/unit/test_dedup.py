@@ -3,13 +3,14 @@ records, late rows, the window's expiry, and the window a restarted job starts f
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from gamepipe.stream.dedup import Dedup, Keys, Window, member
+from gamepipe.stream.dedup import INDEX, Dedup, Keys, Window, member
 
 SECOND = 1_000_000  # event times are in microseconds
 
@@ -115,9 +116,35 @@ def test_a_file_leaves_once_every_id_in_it_has_expired(tmp_path: Path) -> None:
     dedup.start(0)
     run(dedup, 0, records((1, 100, 0, 0)))
     run(dedup, 1, records((2, 150, 0, 1)))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.npz", "1.npz"]
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == ["0.npz", "1.npz"]
     run(dedup, 2, records((3, 200, 0, 2)))  # 100 s is now older than 200 - 60
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["1.npz", "2.npz"]
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == ["1.npz", "2.npz"]
+    assert sorted(json.loads((tmp_path / INDEX).read_text())["files"]) == ["1", "2"], "the index follows"
+
+
+def test_a_damaged_or_missing_file_is_named_at_start_and_the_window_rebuilt(tmp_path: Path) -> None:
+    dedup = Dedup(tmp_path, window_s=600)
+    dedup.start(0)
+    now = int(time.time())
+    for batch in range(3):
+        run(dedup, batch, records((batch + 1, now, 0, batch)))
+    (tmp_path / "1.npz").write_bytes(b"garbage")  # damaged
+    (tmp_path / "2.npz").unlink()  # missing
+    again = Dedup(tmp_path, window_s=600)
+    trouble = again.start(3)
+    assert any("1.npz is damaged" in t for t in trouble) and any("2.npz is listed" in t for t in trouble)
+    # The job rebuilds from the tables' ids (here: the three the batches kept).
+    again.rebuild(3, Keys(*(np.array(x, np.int64) for x in ([1, 2, 3], [-1, -2, -3], [now * SECOND] * 3))))
+    assert run(again, 3, records((2, now, 0, 3), (4, now, 0, 4))) == [True, False], "2 is still a copy"
+    third = Dedup(tmp_path, window_s=600)
+    assert third.start(4) == [], "the rebuilt window was saved: the next start needs no rebuild"
+    assert run(third, 4, records((3, now, 0, 5), (4, now, 0, 6))) == [True, True]
+
+
+def test_no_window_files_at_all_after_batches_ran_is_trouble_but_a_first_start_is_not(tmp_path: Path) -> None:
+    assert Dedup(tmp_path / "new", window_s=60).start(0) == []
+    [trouble] = Dedup(tmp_path / "gone", window_s=60).start(7)
+    assert "missing, after 7 micro-batches" in trouble
 
 
 def test_a_checkpoint_from_spark_dedup_has_its_state_set_aside(tmp_path: Path) -> None:

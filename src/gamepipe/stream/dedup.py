@@ -8,8 +8,13 @@ records have no key and are never copies. Out: a `Verdict` saying which rows are
 of an id seen before, in an earlier micro-batch within the window or earlier in this one
 in Kafka order (the first copy is kept). Once the batch is in its tables, `remember` adds
 its kept keys to the window and saves them, one file per micro-batch beside the
-checkpoint, so a job restarted after a crash checks the re-run batch against exactly the
-window the crashed one had.
+checkpoint, fsynced with an index of the files (`window.json`) before the batch counts
+as done, so a job restarted after a crash checks the re-run batch against exactly the
+window the crashed one had. A file that is damaged, or listed in the index and missing
+(or no index at all once batches have run), is found at start and named
+(`Dedup.start` returns the trouble); the job then rebuilds the window from the tables'
+recent ids (`Dedup.rebuild`, stream/job.py) instead of failing every start or admitting
+copies.
 
 Why not Spark's `dropDuplicatesWithinWatermark`: it scans its whole state store in every
 micro-batch to expire ids, so each batch costs O(rate x window); at 20,000 events/s with
@@ -24,10 +29,14 @@ event time more than a minute ahead of the clock moves the window on no further 
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import numpy.typing as npt
@@ -172,6 +181,28 @@ def _column(table: pa.Table, name: str) -> Int64s:
     return np.asarray(table.column(name).fill_null(0).to_numpy(), dtype=np.int64)
 
 
+INDEX = "window.json"  # {"files": {batch id: newest event time in its file}}
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Whole or absent, and on disk before this returns (file and directory fsynced)."""
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
 class Dedup:
     """The window, kept in memory and saved per micro-batch under `directory`."""
 
@@ -181,24 +212,64 @@ class Dedup:
         self._files: dict[int, int] = {}  # micro-batch id -> newest event time in its file
         self.copies_dropped = 0  # since the job started
         self.late_rows = 0
+        self.rebuilt_from_tables = 0  # ids the window was rebuilt with at start (0: it was not)
 
-    def start(self, batch_id: int) -> None:
-        """Load the window as it was before micro-batch `batch_id`. A file of that batch
-        or a later one is a crashed run's, written before Spark recorded the batch as
-        done: Spark runs that batch again, so the file goes."""
+    def start(self, batch_id: int) -> list[str]:
+        """Load the window as it was before micro-batch `batch_id`; returns what is wrong
+        with the files (empty: nothing), in which case the caller rebuilds the window
+        (`rebuild`). A file of that batch or a later one is a crashed run's, written
+        before Spark recorded the batch as done: Spark runs that batch again, so the file
+        goes. A file of an earlier batch missing from the index was written just before
+        the crash, after its batch was in every table: it counts."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        trouble: list[str] = []
+        listed = self._read_index(trouble, batch_id)
         parts = []
+        damaged = set()
         for path in sorted(self.directory.glob("*.npz")):
             batch = int(path.stem)
             if batch >= batch_id:
                 path.unlink()
                 continue
-            with np.load(path) as saved:
-                keys = Keys(saved["hi"], saved["lo"], saved["at"])
+            try:
+                with np.load(path) as saved:
+                    keys = Keys(saved["hi"], saved["lo"], saved["at"])
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+                trouble.append(f"{path.name} is damaged ({error})")
+                damaged.add(batch)
+                continue
             parts.append(keys)
             self._files[batch] = int(keys.at.max()) if len(keys) else 0
+        missing = sorted(b for b in listed if b < batch_id and b not in self._files and b not in damaged)
+        trouble += [f"{b}.npz is listed in {INDEX} but missing" for b in missing]
         self.window = Window(self.window.window_us, Keys.concat(parts), clock_us=clock_us())
-        self._forget_expired_files()
+        if not trouble:
+            self._forget_expired_files()
+        return trouble
+
+    def _read_index(self, trouble: list[str], batch_id: int) -> set[int]:
+        path = self.directory / INDEX
+        try:
+            return {int(b) for b in json.loads(path.read_text())["files"]}
+        except FileNotFoundError:
+            if batch_id > 0 and not any(self.directory.glob("*.npz")):
+                trouble.append(f"{INDEX} and every window file are missing, after {batch_id} micro-batches")
+        except (ValueError, KeyError, TypeError) as error:
+            trouble.append(f"{INDEX} is damaged ({error})")
+        return set()
+
+    def rebuild(self, batch_id: int, keys: Keys) -> None:
+        """Replace the files with one of `keys` (the ids the tables held before micro-batch
+        `batch_id`), so the next start needs no rebuild."""
+        for path in self.directory.glob("*.np*"):
+            path.unlink()
+        (self.directory / INDEX).unlink(missing_ok=True)
+        self._files.clear()
+        self.window = Window(self.window.window_us, keys, clock_us=clock_us())
+        self.rebuilt_from_tables = len(keys)
+        if len(keys):
+            self._save(batch_id - 1, keys)
+        self._write_index()
 
     def check(self, table: pa.Table) -> Verdict:
         valid = np.asarray(table.column("hi").is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
@@ -220,20 +291,33 @@ class Dedup:
         kept = verdict.kept
         if not len(kept):
             return
-        path = self.directory / f"{batch_id}.npz"
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            np.savez(f, hi=kept.hi, lo=kept.lo, at=kept.at)
-        os.replace(tmp, path)  # a file is whole or absent
-        self._files[batch_id] = int(kept.at.max())
+        self._save(batch_id, kept)
         self.window.add(kept, clock_us=clock_us())
         self._forget_expired_files()
+        self._write_index()
+
+    def _save(self, batch_id: int, keys: Keys) -> None:
+        def write(f: IO[bytes]) -> None:
+            np.savez(f, hi=keys.hi, lo=keys.lo, at=keys.at)
+
+        _write_durably(self.directory / f"{batch_id}.npz", write)
+        self._files[batch_id] = int(keys.at.max())
+
+    def _write_index(self) -> None:
+        text = json.dumps({"files": {str(b): at for b, at in sorted(self._files.items())}}).encode()
+        _write_durably(self.directory / INDEX, lambda f: f.write(text))
 
     def _forget_expired_files(self) -> None:
+        """Expired files out of the index first, then off the disk (the index never lists
+        a file that is gone)."""
         cutoff = self.window.cutoff()
         if cutoff is None:
             return
-        for batch, newest in list(self._files.items()):
-            if newest < cutoff:
-                (self.directory / f"{batch}.npz").unlink(missing_ok=True)
-                del self._files[batch]
+        expired = [batch for batch, newest in self._files.items() if newest < cutoff]
+        if not expired:
+            return
+        for batch in expired:
+            del self._files[batch]
+        self._write_index()
+        for batch in expired:
+            (self.directory / f"{batch}.npz").unlink(missing_ok=True)

@@ -22,16 +22,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from gamepipe.config import Settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
-from gamepipe.stream.dedup import Dedup, Verdict
+from gamepipe.stream.dedup import Dedup, Keys, Verdict
 from gamepipe.stream.maintain import TableCare, care_round
-from gamepipe.stream.transform import Router, parse, sql_type, without_copies
+from gamepipe.stream.markers import BATCH_ID, QUERY_ID
+from gamepipe.stream.transform import Router, id_key_columns, parse, sql_type, without_copies
 
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
 
@@ -106,23 +109,42 @@ def create_tables(spark: SparkSession, settings: Settings, contract: Contract) -
         create_table(spark, table_name(settings, table), columns, day_column)
 
 
+# Every table's properties, set at creation and brought up to date at each start.
+TABLE_PROPERTIES = {
+    "format-version": "2",
+    "write.parquet.compression-codec": "zstd",
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "50",
+    # The stream commits to a table every second and table care's rewrites commit beside
+    # it: with Iceberg's defaults (4 retries, 100 ms doubling to 60 s) a rewrite lost the
+    # race within ~2 s and its work was dropped (docs/decisions.md). 20 retries with
+    # backoff capped at 5 s give either writer a minute and a half to get its turn.
+    "commit.retry.num-retries": "20",
+    "commit.retry.min-wait-ms": "100",
+    "commit.retry.max-wait-ms": "5000",
+}
+
+
 def create_table(spark: SparkSession, name: str, columns: list[tuple[str, str]], day_column: str) -> None:
-    """Create the table if it does not exist (Iceberg v2, partitioned by day), and add the
-    columns a newer contract has to one that does (no rewrite: rows written before read
-    the new columns as null)."""
+    """Create the table if it does not exist (Iceberg v2, partitioned by day), bring its
+    properties up to date (`TABLE_PROPERTIES`), and add the columns a newer contract has
+    to one that does (no rewrite: rows written before read the new columns as null)."""
     cols = ",\n  ".join(f"`{n}` {sql_type(k)}" for n, k in columns)
+    props = ",\n  ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
     spark.sql(
         f"""CREATE TABLE IF NOT EXISTS {name} (
   {cols}
 ) USING iceberg
 PARTITIONED BY (days(`{day_column}`))
 TBLPROPERTIES (
-  'format-version' = '2',
-  'write.parquet.compression-codec' = 'zstd',
-  'write.metadata.delete-after-commit.enabled' = 'true',
-  'write.metadata.previous-versions-max' = '50'
+  {props}
 )"""
     )
+    held = {row["key"]: row["value"] for row in spark.sql(f"SHOW TBLPROPERTIES {name}").collect()}
+    stale = {k: v for k, v in TABLE_PROPERTIES.items() if held.get(k) != v and k != "format-version"}
+    if stale:
+        spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ({', '.join(f'{k!r} = {v!r}' for k, v in stale.items())})")
+        print(f"gamepipe stream: {name}: properties set {stale}", flush=True)
     existing = {f.name for f in spark.table(name).schema.fields}
     missing = [(n, k) for n, k in columns if n not in existing]
     if missing:
@@ -133,9 +155,6 @@ TBLPROPERTIES (
 
 CHECKPOINT = "stream"  # <stream_dir>/checkpoints/<this>: the one query's checkpoint
 DEDUP_DIR = "gamepipe-dedup"  # in the checkpoint: the dedup window, a file per micro-batch
-# Snapshot summary keys: which query and micro-batch an append came from.
-QUERY_ID = "gamepipe.query-id"
-BATCH_ID = "gamepipe.batch-id"
 
 
 class BatchWriter:
@@ -174,7 +193,39 @@ class BatchWriter:
         for table in self.settings.stream.tables:
             self.committed[table] = last_batch(self.spark, table_name(self.settings, table), self.query_id)
         if self.dedup:
-            self.dedup.start(batch_id)
+            trouble = self.dedup.start(batch_id)
+            if trouble:
+                print(f"gamepipe stream: the dedup window's files: {'; '.join(trouble)}. Rebuilding the window from "
+                      "the tables' recent ids", flush=True)  # fmt: skip
+                began = time.monotonic()
+                keys = self._window_from_tables(batch_id)
+                self.dedup.rebuild(batch_id, keys)
+                print(f"gamepipe stream: dedup window rebuilt from the tables: {len(keys):,} ids in "
+                      f"{time.monotonic() - began:.1f} s", flush=True)  # fmt: skip
+
+    def _window_from_tables(self, batch_id: int) -> Keys:
+        """The ids the tables held before micro-batch `batch_id`, within the window (and a
+        margin) of now: the all-events table, or every routed one. A table that already
+        has that batch (a crash between its appends) is read as of the snapshot before it,
+        so the re-run batch's own rows are not taken for copies of themselves."""
+        st = self.settings.stream
+        tables = [st.all_events_table] if st.all_events_table else list(st.routes.values())
+        since = time.time() - st.dedup_window_s - 600
+        parts = []
+        for table in tables:
+            name = table_name(self.settings, table)
+            before = snapshot_before(self.spark, name, str(self.query_id), batch_id)
+            if before == EMPTY:
+                continue
+            as_of = (
+                self.spark.table(name)
+                if before is None
+                else self.spark.sql(f"SELECT * FROM {name} VERSION AS OF {before}")
+            )
+            rows = as_of.where(F.col("received_at") >= F.timestamp_seconds(F.lit(since)))
+            parts.append(rows.select(*id_key_columns()).toArrow())
+        arrays = [[np.asarray(p.column(c).to_numpy(), np.int64) for p in parts] for c in ("hi", "lo", "at")]
+        return Keys(*(np.concatenate(a) if a else np.empty(0, np.int64) for a in arrays))
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         if self.query_id is None:
@@ -233,7 +284,7 @@ class BatchWriter:
         d = self.dedup
         return {"window_s": self.settings.stream.dedup_window_s, "ids_held": len(d.window),
                 "copies_dropped": d.copies_dropped, "late_rows": d.late_rows,
-                "seconds": self.dedup_seconds}  # fmt: skip
+                "rebuilt_from_tables": d.rebuilt_from_tables, "seconds": self.dedup_seconds}  # fmt: skip
 
     def close(self) -> None:
         self.pool.shutdown(wait=False)
@@ -251,6 +302,21 @@ def last_batch(spark: SparkSession, name: str, query_id: str) -> int:
         f"WHERE summary['{QUERY_ID}'] = '{query_id}'"
     ).first()
     return -1 if row is None or row[0] is None else int(row[0])
+
+
+EMPTY = -1  # `snapshot_before`: the table was empty before that batch
+
+
+def snapshot_before(spark: SparkSession, name: str, query_id: str, batch_id: int) -> int | None:
+    """The snapshot just before the one `batch_id` of `query_id` committed to the table
+    (EMPTY: it was the first), or None if that batch is not in the table."""
+    row = spark.sql(
+        f"SELECT snapshot_id, parent_id FROM {name}.snapshots "
+        f"WHERE summary['{QUERY_ID}'] = '{query_id}' AND summary['{BATCH_ID}'] = '{batch_id}'"
+    ).first()
+    if row is None:
+        return None
+    return EMPTY if row["parent_id"] is None else int(row["parent_id"])
 
 
 def start_query(spark: SparkSession, settings: Settings, contract: Contract) -> tuple[StreamingQuery, BatchWriter]:

@@ -25,6 +25,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from gamepipe.config import Settings
+from gamepipe.stream.markers import BATCH_ID
 
 # Compaction's target file size. Iceberg rewrites every file under 75 % of the target;
 # with its default (512 MB) the compacted files of a day partition (1.6 GB in 270-390 MB
@@ -33,9 +34,6 @@ from gamepipe.config import Settings
 # At 128 MB a file of 96 MB or more is left alone, so a round rewrites what was streamed
 # since the last one, plus at most one smaller compacted file.
 TARGET_FILE_BYTES = 128 * 1024 * 1024
-# Snapshots younger than this stay (time travel, readers mid-query); so do the last few.
-KEEP_SNAPSHOTS_FOR = timedelta(minutes=15)
-KEEP_LAST_SNAPSHOTS = 10
 # Files in no snapshot and older than this are garbage (a crashed writer's files);
 # Iceberg refuses less than a day, as a concurrent writer may not have committed yet.
 ORPHANS_OLDER_THAN = timedelta(days=3)
@@ -52,14 +50,38 @@ CARE_JAVA_OPTIONS = "-XX:+UseSerialGC"
 CARE_COMMAND = ["nice", "-n", "19", sys.executable, "-m", "gamepipe", "maintain", "--json"]
 
 
+def expiry_bound(spark: SparkSession, name: str, keep_since: datetime) -> datetime:
+    """Snapshots older than this may go: `keep_since`, or earlier if the stream's newest
+    snapshot (the newest carrying a micro-batch id) or the one before it is older. The
+    stream reads that batch id to know what it committed (a re-run batch skips tables
+    that have it), and time-travels to the snapshot before it to rebuild a lost dedup
+    window (stream/job.py): expiry must never take either."""
+    row = spark.sql(
+        f"SELECT unix_micros(committed_at) AS at, parent_id FROM {name}.snapshots "
+        f"WHERE summary['{BATCH_ID}'] IS NOT NULL ORDER BY committed_at DESC LIMIT 1"
+    ).first()
+    if row is None:
+        return keep_since
+    at = int(row["at"])
+    if row["parent_id"] is not None:
+        parent = spark.sql(
+            f"SELECT unix_micros(committed_at) AS at FROM {name}.snapshots WHERE snapshot_id = {row['parent_id']}"
+        ).first()
+        if parent is not None:
+            at = int(parent["at"])
+    bound = datetime.fromtimestamp(at / 1_000_000, UTC)
+    return min(keep_since, bound)
+
+
 def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None = None) -> dict[str, dict[str, Any]]:
     catalog, namespace = settings.catalog.name, settings.catalog.namespace
     now = datetime.now(UTC)
-    expire_before = (now - KEEP_SNAPSHOTS_FOR).strftime("%Y-%m-%d %H:%M:%S")
+    keep_since = now - timedelta(minutes=settings.stream.keep_snapshots_minutes)
     orphan_before = (now - ORPHANS_OLDER_THAN).strftime("%Y-%m-%d %H:%M:%S")
     report: dict[str, dict[str, Any]] = {}
     for table in tables or settings.stream.tables:
         ident = f"{namespace}.{table}"
+        expire_before = expiry_bound(spark, f"{catalog}.{ident}", keep_since).strftime("%Y-%m-%d %H:%M:%S.%f")
         rewrite = spark.sql(
             f"CALL {catalog}.system.rewrite_data_files(table => '{ident}', "
             "options => map('min-input-files', '5', 'partial-progress.enabled', 'true', "
@@ -67,7 +89,7 @@ def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None =
         ).first()
         expire = spark.sql(
             f"CALL {catalog}.system.expire_snapshots(table => '{ident}', "
-            f"older_than => TIMESTAMP '{expire_before}', retain_last => {KEEP_LAST_SNAPSHOTS})"
+            f"older_than => TIMESTAMP '{expire_before}', retain_last => {settings.stream.keep_last_snapshots})"
         ).first()
         orphans = spark.sql(
             f"CALL {catalog}.system.remove_orphan_files(table => '{ident}', older_than => TIMESTAMP '{orphan_before}')"
@@ -75,6 +97,9 @@ def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None =
         report[table] = {
             "files_rewritten": rewrite["rewritten_data_files_count"] if rewrite else 0,
             "files_added": rewrite["added_data_files_count"] if rewrite else 0,
+            # Files of groups whose commit failed (partial progress goes on with the rest).
+            "files_failed": rewrite["failed_data_files_count"] if rewrite else 0,
+            "snapshots_kept_since": expire_before,
             "snapshots_expired_data_files": expire["deleted_data_files_count"] if expire else 0,
             "orphan_files_removed": orphans,
         }

@@ -123,16 +123,27 @@ def is_valid() -> Column:
 KEY_SEED = "gamepipe-dedup"
 
 
+def id_key_columns() -> list[Column]:
+    """The dedup key of an event id (`hi`, `lo`) and its `received_at` in microseconds
+    (`at`): of a Kafka record's parsed row, or of a table's row (a rebuilt window)."""
+    return [
+        F.xxhash64("event_id").alias("hi"),
+        F.xxhash64(F.lit(KEY_SEED), "event_id").alias("lo"),
+        F.unix_micros("received_at").alias("at"),
+    ]
+
+
 def dedup_key_columns() -> list[Column]:
     """Per Kafka record, what the stream's dedup reads (stream/dedup.py): `kind` (the event
     type; null for a rejected record), the key of a valid event's id (`hi`, `lo`), its
     `received_at` in microseconds (`at`), and the record's `partition` and `offset`."""
     valid = is_valid()
+    hi, lo, at = (F.when(valid, column) for column in id_key_columns())
     return [
         F.when(valid, F.col("event_type")).alias("kind"),
-        F.when(valid, F.xxhash64("event_id")).alias("hi"),
-        F.when(valid, F.xxhash64(F.lit(KEY_SEED), "event_id")).alias("lo"),
-        F.when(valid, F.unix_micros("received_at")).alias("at"),
+        hi.alias("hi"),
+        lo.alias("lo"),
+        at.alias("at"),
         F.col("partition"),
         F.col("offset"),
     ]
