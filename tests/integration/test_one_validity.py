@@ -25,6 +25,7 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from starlette.testclient import TestClient
 
+from bench.common import save
 from gamepipe.api.app import create_app
 from gamepipe.api.ingest import idempotent_id
 from gamepipe.config import Settings
@@ -140,4 +141,16 @@ def test_what_the_api_accepts_the_stream_stores_with_the_values_sent(
                 got = Decimal(got) if isinstance(got, str) and want.__class__ is Decimal else got
                 if got != want:
                     wrong.append(f"{table}: {event_id} {name}: sent {value!r}, stored {row[name]!r}")
+    save(
+        stack,
+        "fuzz-validity",
+        {
+            "examples": EXAMPLES,
+            "accepted": len(accepted),
+            "refused": refused,
+            "server_errors": sum(n for s, n in statuses.items() if s >= 500),
+            "differences": len(wrong),
+            "statuses": {str(k): v for k, v in statuses.items()},
+        },
+    )
     assert not wrong, f"{len(wrong)} differences, the first: " + "\n".join(wrong[:5])

@@ -22,7 +22,7 @@ def test_a_reused_pid_is_not_taken_for_the_process_that_wrote_the_file(tmp_path:
     started = psutil.Process(os.getpid()).create_time()
     path.write_text(f"{os.getpid()} {started - 3600}\n")  # the pid, but a process an hour older
     assert live_pid(path) is None
-    assert not path.exists(), "the stale file is removed"
+    assert path.exists(), "reading never changes the file"
 
 
 def test_a_dead_pid_or_an_old_style_file_is_no_process(tmp_path: Path) -> None:

@@ -147,9 +147,12 @@ class Ingest:
 
     # -- the producer -------------------------------------------------------------------
     async def not_ready(self) -> str | None:
-        """Why this worker cannot accept events now, or None."""
+        """Why this worker cannot accept events now, or None. A failed producer is said,
+        and replaced at once, so the next check (or request) finds a new one."""
         if self.producer.fatal is not None:
-            return f"the Kafka producer failed ({self.producer.fatal}); it is being rebuilt"
+            why = f"the Kafka producer failed ({self.producer.fatal}); a new one is being built"
+            self._replace_failed_producer()
+            return why
         if not await self.readiness.broker_answers(self.producer):
             return "Kafka is unreachable"
         return None
@@ -326,7 +329,7 @@ class Ingest:
         nested = next((k for k, v in raw.items() if isinstance(v, dict | list)), None)
         if nested is not None:  # before anything walks the value: it may nest a thousand levels
             return self.reject(str(event_type), Violation(
-                str(nested), "type", f"{nested} is an object or array; an event's fields are strings, numbers, "
+                str(nested), "type", f"{nested!r} is an object or array; an event's fields are strings, numbers, "
                 "booleans or null"))  # fmt: skip
         size = len(orjson.dumps(raw))  # flat, and orjson reads no integer beyond 64 bits: it cannot fail
         if size > MAX_EVENT_BYTES:

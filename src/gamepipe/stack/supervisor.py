@@ -91,25 +91,58 @@ class Supervisor:
 
     # -- the daemon -----------------------------------------------------------------
     def pid(self) -> int | None:
-        """supervisord's pid, if that process is still the one we started."""
-        return live_pid(self.pid_file)
+        """The pid of supervisord for this `var/`: the one its pid file names if that process
+        still runs and started when the file says, else one found running our configuration."""
+        for started, proc in list(_DAEMONS.items()):
+            if proc.poll() is not None:  # reaped: no zombie left behind
+                del _DAEMONS[started]
+        pid = live_pid(self.pid_file)
+        if pid is not None:
+            return pid
+        found = self._daemons()
+        return found[0].pid if found else None
+
+    def _daemons(self) -> list[psutil.Process]:
+        """supervisord processes running this `var/`'s configuration."""
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            argv = proc.info["cmdline"] or []
+            if "supervisor.supervisord" not in argv or str(self.conf) not in argv:
+                continue
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return found
 
     def running(self) -> bool:
-        if self.pid() is None:
-            return False
-        try:
-            self._rpc().supervisor.getState()
-        except (OSError, xmlrpc.client.Fault):
-            return False
-        return True
+        """supervisord runs for this `var/` and answers on its socket."""
+        return self.pid() is not None and self._answers(timeout_s=0)
+
+    def _answers(self, timeout_s: float) -> bool:
+        """True once supervisord answers; a process that runs may still be starting up."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._rpc().supervisor.getState()
+                return True
+            except (OSError, xmlrpc.client.Fault):
+                if time.monotonic() >= deadline:
+                    return False
+            time.sleep(0.2)
 
     def ensure(self) -> None:
-        """Start supervisord unless it runs; first stop what a crashed one left running."""
-        if self.running():
-            return
-        stale = self.pid()
-        if stale is not None:  # alive but not answering
-            _end_group(stale)
+        """Start supervisord unless it runs; first stop what a crashed one left running.
+        Nothing is stopped while a supervisord of this `var/` runs and answers."""
+        pid = self.pid()
+        if pid is not None:
+            if self._answers(timeout_s=10):
+                return
+            print(f"gamepipe: supervisord (pid {pid}) runs but has not answered on {self.socket} for 10 s: "
+                  "stopping it", file=sys.stderr, flush=True)  # fmt: skip
+            for hung in self._daemons():
+                _end_group(hung.pid)
         orphans = stack_orphans(self.var)
         for proc in orphans:
             _end_group(proc.pid)
@@ -124,7 +157,8 @@ class Supervisor:
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.socket.unlink(missing_ok=True)
         self.conf.write_text(self._daemon_conf())
-        with open(self.log_dir / "supervisord.log", "ab") as log:
+        # Its own log is `logfile`; what it prints before that is set up goes here.
+        with open(self.log_dir / "supervisord.out", "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(self.conf)],
                 cwd=self.var, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -134,7 +168,7 @@ class Supervisor:
         deadline = time.monotonic() + 20
         while not self.running():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise SupervisorError(f"supervisord did not start; see {self.log_dir / 'supervisord.log'}")
+                raise SupervisorError(f"supervisord did not start; see {self.log_dir / 'supervisord.out'}")
             time.sleep(0.1)
 
     def shutdown(self, timeout_s: float = 120) -> bool:
@@ -166,6 +200,8 @@ class Supervisor:
         state = self.state(program.name)
         if state is not None and state.state in RUNNING_STATES:
             return state.pid
+        if state is not None and state.state == "BACKOFF":  # between two failed tries: start it afresh
+            self.stop(program.name)
         spec = self.home / "programs" / f"{program.name}.json"
         spec.write_text(json.dumps({"name": program.name, "argv": program.argv, "cwd": program.cwd,
                                     "env": {**program.env, STACK_MARKER: str(self.var)},
@@ -229,6 +265,7 @@ chmod=0700
 
 [supervisord]
 logfile={self.log_dir / "supervisord.log"}
+silent=true
 logfile_maxbytes={LOG_MAX_BYTES}
 logfile_backups={LOG_BACKUPS}
 pidfile={self.home / "supervisord.pid"}
@@ -278,7 +315,8 @@ def write_pid(path: Path, pid: int) -> None:
 
 
 def live_pid(path: Path) -> int | None:
-    """The pid in `path` if that process still runs and started when the file says."""
+    """The pid in `path` if that process still runs and started when the file says (a
+    pid reused by another process is not it). Reading never changes the file."""
     try:
         pid_text, started = path.read_text().split()
         pid = int(pid_text)
@@ -287,7 +325,6 @@ def live_pid(path: Path) -> int | None:
             return pid
     except (FileNotFoundError, ValueError, psutil.NoSuchProcess, psutil.AccessDenied):
         pass
-    path.unlink(missing_ok=True)
     return None
 
 
