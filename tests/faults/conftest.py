@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 
@@ -35,3 +36,4 @@ def full_disk_pipeline(stack: Settings, monkeypatch: pytest.MonkeyPatch) -> Iter
         finally:
             umount(mount)
             monkeypatch.undo()
+            shutil.rmtree(var, ignore_errors=True)

@@ -67,7 +67,7 @@ def under_load(settings: Settings, name: str, seed: int, fault: Callable[[], flo
     results = close_ledger(settings, manifest)
     ledger_s = time.monotonic() - load_ended
     outcome = Outcome(manifest, recovered_s, ledger_s, results)
-    record(settings, name, outcome, records_before, note)
+    record(settings, results or settings, name, outcome, records_before, note)
     return outcome
 
 
@@ -85,14 +85,14 @@ def close_ledger(settings: Settings, manifest: dict[str, Any]) -> list[Check]:
         time.sleep(2)
 
 
-def record(settings: Settings, name: str, outcome: Outcome, records_before: int, note: str) -> None:
+def record(settings: Settings, results: Settings, name: str, outcome: Outcome, records_before: int, note: str) -> None:
     m = outcome.manifest
     where = f"session_id like '{m['run_id']}-%'"
     rows, distinct = query.run(settings, f"select count(*), count(distinct event_id) from events where {where}").rows[0]
     after = restarts.read(settings.var / "logs" / "restarts.jsonl")[records_before:]
     crashes = {s: n for s in ("postgres", "kafka", "trino", "stream", "api")
                if (n := restarts.summary(after, s).crashes)}  # fmt: skip
-    save(settings, f"fault-{name}", {
+    save(results, f"fault-{name}", {
         "fault": name, "note": note, "acknowledged": m["truth"]["events"], "accepted_events": m["accepted_events"],
         "landed_rows": int(rows), "landed_distinct": int(distinct), "duplicates": int(rows) - int(distinct),
         "requests": m["requests"]["sent"], "requests_retried": m["requests"]["retried"],

@@ -5,6 +5,7 @@ PostgreSQL and Trino are the stack's."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 from dataclasses import dataclass
@@ -29,10 +30,21 @@ class OwnPipeline:
         return self.mount / "filler"
 
     def fill_the_disk(self) -> None:
-        """Every free byte of the warehouse's filesystem taken."""
-        free = os.statvfs(self.mount).f_bavail * os.statvfs(self.mount).f_frsize
-        with self.filler.open("wb") as f:
-            os.posix_fallocate(f.fileno(), 0, free)
+        """Every free byte of the warehouse's filesystem taken (written until it is full:
+        the stream writes meanwhile, so the free space cannot be known in advance)."""
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            for size in (1 << 20, 1 << 12):
+                block = b"\0" * size
+                try:
+                    while True:
+                        os.write(fd, block)
+                except OSError as error:
+                    if error.errno != errno.ENOSPC:
+                        raise
+        finally:
+            os.close(fd)
+        assert os.statvfs(self.mount).f_bavail * os.statvfs(self.mount).f_frsize < 1 << 12
 
     def free_the_disk(self) -> None:
         self.filler.unlink()

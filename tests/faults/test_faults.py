@@ -44,8 +44,8 @@ def whole(settings: Settings) -> bool:
 
 def test_broker_sigkill_under_load(stack: Settings) -> None:
     def fault() -> float:
-        kill_and_await_restart(Kafka(stack))
-        return wait_until(lambda: whole(stack), 180, "the pipeline whole again")
+        took = kill_and_await_restart(Kafka(stack))
+        return took + wait_until(lambda: whole(stack), 180, "the pipeline whole again")
 
     outcome = under_load(stack, "broker SIGKILL", seed=101, fault=fault)
     assert Stream(stack).healthy()
@@ -117,12 +117,12 @@ def test_stream_sigkill_during_a_table_care_round_under_load(stack: Settings, ca
         assert not any(psutil.pid_exists(c) and psutil.Process(c).status() != psutil.STATUS_ZOMBIE for c in children), (
             "the care child went with the stream"
         )
-        return took
+        return took + wait_until(lambda: whole(stack), 180, "the pipeline whole again")
 
     under_load(stack, "stream SIGKILL during table care", seed=104, fault=fault)
 
 
-def test_warehouse_filesystem_full_under_load(full_disk_pipeline: OwnPipeline) -> None:
+def test_warehouse_filesystem_full_under_load(stack: Settings, full_disk_pipeline: OwnPipeline) -> None:
     pipeline = full_disk_pipeline
     settings = pipeline.settings
 
@@ -132,8 +132,8 @@ def test_warehouse_filesystem_full_under_load(full_disk_pipeline: OwnPipeline) -
         pipeline.free_the_disk()
         return wait_until(lambda: Stream(settings).healthy(), 300, "the stream to recover once there is space")
 
-    outcome = under_load(settings, "warehouse filesystem full", seed=105, fault=fault,
-                         note=f"the warehouse on a {pipeline.size_mb} MB tmpfs, filled for 30 s")  # fmt: skip
+    note = f"the warehouse on a {pipeline.size_mb} MB tmpfs, filled for 30 s"
+    outcome = under_load(settings, "warehouse filesystem full", seed=105, fault=fault, note=note, results=stack)
     assert pipeline.stream_crashes() > 0, "the full disk made the stream fail (else this tested nothing)"
     assert outcome.manifest["requests"]["answered_as_expected"] == outcome.manifest["requests"]["sent"]
 
