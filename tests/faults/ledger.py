@@ -39,9 +39,17 @@ class Outcome:
     checks: list[Check]
 
 
-def under_load(settings: Settings, name: str, seed: int, fault: Callable[[], float], note: str = "") -> Outcome:
+def under_load(
+    settings: Settings,
+    name: str,
+    seed: int,
+    fault: Callable[[], float],
+    note: str = "",
+    results_of: Settings | None = None,
+) -> Outcome:
     """Run the load, `fault()` in the middle of it (it returns the seconds from the end of
-    the fault until the pipeline was whole again), then close the ledger."""
+    the fault until the pipeline was whole again), then close the ledger. The matrix's row
+    goes to the bench results of `results_of` (default: `settings`)."""
     records_before = len(restarts.read(settings.var / "logs" / "restarts.jsonl"))
     manifests: list[dict[str, Any]] = []
     errors: list[BaseException] = []
@@ -64,10 +72,10 @@ def under_load(settings: Settings, name: str, seed: int, fault: Callable[[], flo
     assert manifests, "the load finished"
     manifest = manifests[0]
     load_ended = time.monotonic()
-    results = close_ledger(settings, manifest)
+    passed = close_ledger(settings, manifest)
     ledger_s = time.monotonic() - load_ended
-    outcome = Outcome(manifest, recovered_s, ledger_s, results)
-    record(settings, results or settings, name, outcome, records_before, note)
+    outcome = Outcome(manifest, recovered_s, ledger_s, passed)
+    record(settings, results_of or settings, name, outcome, records_before, note)
     return outcome
 
 

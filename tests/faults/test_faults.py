@@ -133,7 +133,7 @@ def test_warehouse_filesystem_full_under_load(stack: Settings, full_disk_pipelin
         return wait_until(lambda: Stream(settings).healthy(), 300, "the stream to recover once there is space")
 
     note = f"the warehouse on a {pipeline.size_mb} MB tmpfs, filled for 30 s"
-    outcome = under_load(settings, "warehouse filesystem full", seed=105, fault=fault, note=note, results=stack)
+    outcome = under_load(settings, "warehouse filesystem full", seed=105, fault=fault, note=note, results_of=stack)
     assert pipeline.stream_crashes() > 0, "the full disk made the stream fail (else this tested nothing)"
     assert outcome.manifest["requests"]["answered_as_expected"] == outcome.manifest["requests"]["sent"]
 
