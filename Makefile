@@ -40,13 +40,13 @@ test: setup ## Run every test against real services (starts and stops the stack)
 unit: venv ## Run the unit tests only (no services)
 	$(PYTEST) tests/unit
 
-bench: up ## Every benchmark of DESIGN.md section 8 (~25 min); rewrites docs/benchmarks.md
+bench: up ## Every benchmark of the target figures (~25 min); rewrites docs/benchmarks.md
 	$(VENV)/bin/python -m bench all
 
 lint: venv ## ruff and mypy --strict
 	$(VENV)/bin/ruff check src tests $(wildcard bench)
 	$(VENV)/bin/ruff format --check src tests $(wildcard bench)
-	$(VENV)/bin/mypy src
+	$(VENV)/bin/mypy src tests $(wildcard bench)
 
 clean: down ## Stop the stack and delete var/ (data, logs, downloaded jars)
 	rm -rf var

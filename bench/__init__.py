@@ -1,4 +1,4 @@
-"""The benchmark harness: every figure of DESIGN.md section 8, measured on this machine.
+"""The benchmark harness: every target figure (floor and goal), measured on this machine.
 
     make bench                     # everything, rewrites docs/benchmarks.md
     gamepipe bench freshness       # one figure (ingest, freshness, soak, query, memory, demo)

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 from bench.doc import DOC
 from gamepipe.config import load_settings
+from gamepipe.errors import GamepipeError
 
 # demo first: it stops this checkout's stack, and its warm run leaves it up for the rest.
 ALL = ("demo", "ingest", "freshness", "query", "memory", "soak")
@@ -73,4 +75,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except GamepipeError as error:
+        print(f"bench: error: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import subprocess
 import time
 import urllib.request
@@ -13,28 +12,34 @@ from pathlib import Path
 from typing import Any
 
 from gamepipe.config import Settings
+from gamepipe.errors import TerminalError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def summary(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The p-th percentile (nearest rank) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
+class BenchFailed(TerminalError):
+    """A benchmark could not measure what it set out to (a server that did not start,
+    events that did not land): its figures would be wrong, so none are kept."""
 
 
 def machine() -> dict[str, Any]:
     meminfo = Path("/proc/meminfo").read_text().splitlines()
     mem_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.machine())  # fmt: skip
-    return {"cores": os.cpu_count(), "cpu": model, "ram_gib": round(mem_kb / 1024 / 1024, 1),
-            "python": platform.python_version(), "kernel": platform.release()}  # fmt: skip
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "ram_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
 
 
 def out_dir(settings: Settings) -> Path:
@@ -65,13 +70,13 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30) ->
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited while starting: {proc.args}")
+            raise BenchFailed(f"server exited while starting: {proc.args!r}")
         try:
             with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own http:// URL
                 return
         except OSError:
             time.sleep(0.2)
-    raise SystemExit(f"server not answering {url} after {timeout_s}s")
+    raise BenchFailed(f"server not answering {url} after {timeout_s}s")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -16,17 +16,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, out_dir, save
+from bench.common import ROOT, BenchFailed, out_dir, save
 from gamepipe.config import Settings
 
 
 def timed_make(checkout: Path, env: dict[str, str], log: Path) -> float:
     began = time.monotonic()
     with log.open("wb") as out:
-        done = subprocess.run(["make", "demo"], cwd=checkout, env=env, stdout=out, stderr=subprocess.STDOUT,
-                              check=False)  # fmt: skip
+        done = subprocess.run(
+            ["make", "demo"], cwd=checkout, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+        )
     if done.returncode != 0:
-        raise SystemExit(f"bench demo: `make demo` in {checkout} failed; see {log}")
+        raise BenchFailed(f"bench demo: `make demo` in {checkout} failed; see {log}")
     return time.monotonic() - began
 
 
@@ -45,8 +46,9 @@ def run(settings: Settings, cold: bool = True) -> None:
         clone = Path(tempfile.mkdtemp(prefix="gamepipe-bench-cold-")) / "gamepipe"
         clone.parent.chmod(0o755)  # the catalog database runs as the postgres user: it must reach var/
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-        cold_env = dict(env, PIP_CACHE_DIR=str(clone / ".cache" / "pip"),
-                        MAVEN_OPTS=f"-Dmaven.repo.local={clone / '.cache' / 'm2'}")  # fmt: skip
+        cold_env = dict(
+            env, PIP_CACHE_DIR=str(clone / ".cache" / "pip"), MAVEN_OPTS=f"-Dmaven.repo.local={clone / '.cache' / 'm2'}"
+        )
         print(f"bench demo: cold, in {clone} (empty pip and Maven caches)", flush=True)
         try:
             result["cold_s"] = timed_make(clone, cold_env, logs / "demo-cold.log")

@@ -1,5 +1,5 @@
 """docs/benchmarks.md from the latest result of each benchmark (var/bench/<name>.json):
-every figure of DESIGN.md section 8 with its floor and goal, measured, met or not."""
+every figure of the project's targets with its floor and goal, measured, met or not."""
 
 from __future__ import annotations
 
@@ -41,37 +41,48 @@ def summary_rows(r: dict[str, Any]) -> list[str]:
     if ing:
         s = ing["single"]
         ok = s["ours_rps"]["median"] >= 4000 and s["ratio"]["median"] >= 5
-        rows.append(f"| one event per request, `ab -c 64`, 2xx only after the ack | ≥ 4,000 req/s and ≥ 5× the seed's"
-                    f" app | ≥ 8,000, ≥ 10× | {spread(s['ours_rps'], unit=' req/s')}; reference "
-                    f"{s['reference_rps']['median']:,.0f} req/s: **{s['ratio']['median']:.1f}×** | "
-                    f"{verdict(ok)} |")  # fmt: skip
+        rows.append(
+            f"| one event per request, `ab -c 64`, 2xx only after the ack | ≥ 4,000 req/s and ≥ 5× the seed's"
+            f" app | ≥ 8,000, ≥ 10× | {spread(s['ours_rps'], unit=' req/s')}; reference "
+            f"{s['reference_rps']['median']:,.0f} req/s: **{s['ratio']['median']:.1f}×** | "
+            f"{verdict(ok)} |"
+        )
         b = ing["batch"]["events_per_s"]
-        rows.append(f"| batched JSON, 100 events per request | ≥ 50,000 events/s | ≥ 100,000 | "
-                    f"{spread(b, unit=' events/s')} | {verdict(b['median'] >= 50_000)} |")  # fmt: skip
+        rows.append(
+            f"| batched JSON, 100 events per request | ≥ 50,000 events/s | ≥ 100,000 | "
+            f"{spread(b, unit=' events/s')} | {verdict(b['median'] >= 50_000)} |"
+        )
     else:
         rows.append("| ingest | | | | not measured |")
     fr = r.get("freshness")
     if fr:
         ok = fr["p50_s"]["median"] <= 2 and fr["p99_s"]["median"] <= 5
-        rows.append(f"| freshness, accepted → visible to Trino/DuckDB, at {fr['rate']:,} events/s | p50 ≤ 2 s, "
-                    f"p99 ≤ 5 s | p99 ≤ 3 s | p50 {spread(fr['p50_s'], '{:.2f}', ' s')}; p99 "
-                    f"{spread(fr['p99_s'], '{:.2f}', ' s')} | {verdict(ok)} |")  # fmt: skip
+        rows.append(
+            f"| freshness, accepted → visible to Trino/DuckDB, at {fr['rate']:,} events/s | p50 ≤ 2 s, "
+            f"p99 ≤ 5 s | p99 ≤ 3 s | p50 {spread(fr['p50_s'], '{:.2f}', ' s')}; p99 "
+            f"{spread(fr['p99_s'], '{:.2f}', ' s')} | {verdict(ok)} |"
+        )
     else:
         rows.append("| freshness | p50 ≤ 2 s, p99 ≤ 5 s | p99 ≤ 3 s | | not measured |")
     q = (r.get("query") or {}).get("sizes", {}).get("10000000")
     if q:
         t, d = q["trino"]["slowest_s"], q["duckdb"]["slowest_s"]
-        rows.append(f"| report queries on 10 million events (slowest query, warm median) | Trino ≤ 1.5 s, DuckDB ≤ "
-                    f"300 ms | ≤ 1 s / ≤ 100 ms | Trino **{t * 1000:,.0f} ms**, DuckDB **{d * 1000:,.0f} ms** | "
-                    f"{verdict(t <= 1.5 and d <= 0.3)} |")  # fmt: skip
+        rows.append(
+            f"| report queries on 10 million events (slowest query, warm median) | Trino ≤ 1.5 s, DuckDB ≤ "
+            f"300 ms | ≤ 1 s / ≤ 100 ms | Trino **{t * 1000:,.0f} ms**, DuckDB **{d * 1000:,.0f} ms** | "
+            f"{verdict(t <= 1.5 and d <= 0.3)} |"
+        )
     else:
         rows.append("| report queries on 10 million events | Trino ≤ 1.5 s, DuckDB ≤ 300 ms | | | not measured |")
     m = r.get("memory")
     if m:
         peak = m["peak_total_gib"]
-        rows.append(f"| whole stack memory (RSS), peak under {m['rate']:,} events/s and report queries | ≤ 8 GiB, every"
-                    f" JVM heap set | ≤ 6 GiB | **{peak:.2f} GiB**; heaps " + ", ".join(
-                        f"{k} {v}" for k, v in m["heaps"].items()) + f" | {verdict(peak <= 8)} |")  # fmt: skip
+        rows.append(
+            f"| whole stack memory (RSS), peak under {m['rate']:,} events/s and report queries | ≤ 8 GiB, every"
+            f" JVM heap set | ≤ 6 GiB | **{peak:.2f} GiB**; heaps "
+            + ", ".join(f"{k} {v}" for k, v in m["heaps"].items())
+            + f" | {verdict(peak <= 8)} |"
+        )
     else:
         rows.append("| whole stack memory | ≤ 8 GiB | ≤ 6 GiB | | not measured |")
     demo = r.get("demo")
@@ -79,26 +90,33 @@ def summary_rows(r: dict[str, Any]) -> list[str]:
         cold, warm = demo.get("cold_s"), demo["warm_s"]
         cold_text = f"cold **{cold / 60:.1f} min**, " if cold else "cold not measured, "
         ok = warm <= 180 and (cold is None or cold <= 900)
-        rows.append(f"| `make demo` | ≤ 15 min with downloads, ≤ 3 min warm | ≤ 8 / ≤ 2 min | {cold_text}warm "
-                    f"**{warm / 60:.1f} min** | {verdict(ok)} |")  # fmt: skip
+        rows.append(
+            f"| `make demo` | ≤ 15 min with downloads, ≤ 3 min warm | ≤ 8 / ≤ 2 min | {cold_text}warm "
+            f"**{warm / 60:.1f} min** | {verdict(ok)} |"
+        )
     else:
         rows.append("| `make demo` | ≤ 15 min cold, ≤ 3 min warm | | | not measured |")
     soak = r.get("soak")
     if soak:
         # Met only if the API took the offered rate and the stream's lag did not grow.
         kept_up = bool(soak["kept_up"]) and soak["accepted_rate"] >= 0.95 * soak["offered_rate"]
-        rows.append(f"| (issue 4) {soak['offered_rate']:,} events/s for {soak['seconds']:.0f} s, lag not growing"
-                    f" | lag not growing | | API accepted **{soak['accepted_rate']:,.0f}**/s, stream processed "
-                    f"**{soak['processed_rate']:,.0f}**/s, lag {soak['lag_end']:,} at the end | "
-                    f"{verdict(kept_up)} |")  # fmt: skip
+        rows.append(
+            f"| (issue 4) {soak['offered_rate']:,} events/s for {soak['seconds']:.0f} s, lag not growing"
+            f" | lag not growing | | API accepted **{soak['accepted_rate']:,.0f}**/s, stream processed "
+            f"**{soak['processed_rate']:,.0f}**/s, lag {soak['lag_end']:,} at the end | "
+            f"{verdict(kept_up)} |"
+        )
     files = r.get("files")
     if files:
         end = ", ".join(f"{t} {n['most_files']:,}" for t, n in files["end"].items())
-        most = ", ".join(f"{t} {max(p[t]['most_files'] for p in [*files['samples'], files['end']]):,}"
-                         for t in files["end"])  # fmt: skip
-        rows.append(f"| (issue 4) data files per partition after {files['seconds'] / 60:.0f} min of streaming at "
-                    f"{files['rate']:,} events/s, {care_schedule(files)} | few (no number set) | | at the end "
-                    f"{end}; the most in any sample {most} | measured |")  # fmt: skip
+        most = ", ".join(
+            f"{t} {max(p[t]['most_files'] for p in [*files['samples'], files['end']]):,}" for t in files["end"]
+        )
+        rows.append(
+            f"| (issue 4) data files per partition after {files['seconds'] / 60:.0f} min of streaming at "
+            f"{files['rate']:,} events/s, {care_schedule(files)} | few (no number set) | | at the end "
+            f"{end}; the most in any sample {most} | measured |"
+        )
     rows += robustness_rows(r)
     return rows
 
@@ -108,45 +126,64 @@ def details(r: dict[str, Any]) -> list[str]:
     ing = r.get("ingest")
     if ing:
         s, b = ing["single"], ing["batch"]
-        out += ["", f"## Ingest (measured {ing['when']})", "",
-                "Our API (granian, " f"{ing['workers']} workers) against `bench/seed_reference_app.py`, which behaves "
-                "as the seed's `game_api.py` (Flask's development server, kafka-python `send` without waiting). Each "
-                "app produces to a topic of its own on the stack's broker; rounds alternate reference / ours after an "
-                "uncounted warm-up.", "",
-                "| | measured |", "|---|---|",
-                f"| ours, one event per GET, `ab -c 64` | {spread(s['ours_rps'], unit=' req/s')}, "
-                f"{s['ours_failed_or_non_2xx']} failed or non-2xx |",
-                f"| reference, same broker, same run | {spread(s['reference_rps'], unit=' req/s')} |",
-                f"| ratio | {spread(s['ratio'], '{:.1f}', '×')} |",
-                f"| ours, 100-event batches, `ab -c 16` | {spread(b['events_per_s'], unit=' events/s')}, "
-                f"{b['failed_or_non_2xx']} failed or non-2xx |"]  # fmt: skip
+        out += [
+            "",
+            f"## Ingest (measured {ing['when']})",
+            "",
+            "Our API (granian, "
+            f"{ing['workers']} workers) against `bench/seed_reference_app.py`, which behaves "
+            "as the seed's `game_api.py` (Flask's development server, kafka-python `send` without waiting). Each "
+            "app produces to a topic of its own on the stack's broker; rounds alternate reference / ours after an "
+            "uncounted warm-up.",
+            "",
+            "| | measured |",
+            "|---|---|",
+            f"| ours, one event per GET, `ab -c 64` | {spread(s['ours_rps'], unit=' req/s')}, "
+            f"{s['ours_failed_or_non_2xx']} failed or non-2xx |",
+            f"| reference, same broker, same run | {spread(s['reference_rps'], unit=' req/s')} |",
+            f"| ratio | {spread(s['ratio'], '{:.1f}', '×')} |",
+            f"| ours, 100-event batches, `ab -c 16` | {spread(b['events_per_s'], unit=' events/s')}, "
+            f"{b['failed_or_non_2xx']} failed or non-2xx |",
+        ]
     fr = r.get("freshness")
     if fr:
-        out += ["", f"## Freshness (measured {fr['when']})", "",
-                f"Steady traffic at {fr['rate']:,} events/s for {fr['seconds']:.0f} s per run (100-event batches "
-                f"through the API), after {fr.get('warm_up_s', 30):.0f} s at the same rate not counted (the JVM "
-                "compiling). Per event: the commit "
-                "time of the Iceberg snapshot that added its file minus its `received_at` (both engines read the "
-                "catalog's current snapshot per query, so that is when it became visible); the slower of "
-                f"`sword_purchases` and `events`. Trigger {fr['trigger_s']} s. Probes: one event alone every 15 s, "
-                "polled for by a Trino query every 0.5 s (query time included). After each run DuckDB counts every "
-                "accepted event too.", "",
-                "| run | accepted events/s | sword_purchases p50 / p99 | events p50 / p99 | Trino probes | "
-                "DuckDB rows |", "|---|---|---|---|---|---|"]  # fmt: skip
+        out += [
+            "",
+            f"## Freshness (measured {fr['when']})",
+            "",
+            f"Steady traffic at {fr['rate']:,} events/s for {fr['seconds']:.0f} s per run (100-event batches "
+            f"through the API), after {fr.get('warm_up_s', 30):.0f} s at the same rate not counted (the JVM "
+            "compiling). Per event: the commit "
+            "time of the Iceberg snapshot that added its file minus its `received_at` (both engines read the "
+            "catalog's current snapshot per query, so that is when it became visible); the slower of "
+            f"`sword_purchases` and `events`. Trigger {fr['trigger_s']} s. Probes: one event alone every 15 s, "
+            "polled for by a Trino query every 0.5 s (query time included). After each run DuckDB counts every "
+            "accepted event too.",
+            "",
+            "| run | accepted events/s | sword_purchases p50 / p99 | events p50 / p99 | Trino probes | DuckDB rows |",
+            "|---|---|---|---|---|---|",
+        ]
         for i, run in enumerate(fr["runs"], 1):
             sp, ev = run["sword_purchases"], run["events"]
             probes = ", ".join(f"{x:.1f}" for x in run["probe_trino_s"]) or "-"
             if run.get("probe_trino_missed"):
                 probes += f" ({run['probe_trino_missed']} never seen within 120 s)"
-            out.append(f"| {i} | {run['rate_sent']:,.0f} | {sp['p50_s']:.2f} / {sp['p99_s']:.2f} s | "
-                       f"{ev['p50_s']:.2f} / {ev['p99_s']:.2f} s | {probes} s | "
-                       f"{', '.join(f'{k} {v:,}' for k, v in run['duckdb_counts'].items())} |")  # fmt: skip
+            out.append(
+                f"| {i} | {run['rate_sent']:,.0f} | {sp['p50_s']:.2f} / {sp['p99_s']:.2f} s | "
+                f"{ev['p50_s']:.2f} / {ev['p99_s']:.2f} s | {probes} s | "
+                f"{', '.join(f'{k} {v:,}' for k, v in run['duckdb_counts'].items())} |"
+            )
     q = r.get("query")
     if q:
-        out += ["", f"## Report queries (measured {q['when']})", "",
-                "Events written as Iceberg through Spark (`bench/query.py`: one day, skewed players, the game's "
-                "types), into tables of their own with the stream's DDL. Median of "
-                f"{q['repeat']} runs after one untimed run, per query, in ms.", ""]  # fmt: skip
+        out += [
+            "",
+            f"## Report queries (measured {q['when']})",
+            "",
+            "Events written as Iceberg through Spark (`bench/query.py`: one day, skewed players, the game's "
+            "types), into tables of their own with the stream's DDL. Median of "
+            f"{q['repeat']} runs after one untimed run, per query, in ms.",
+            "",
+        ]
         sizes = list(q["sizes"])
         header = "| query | " + " | ".join(f"{int(n):,} Trino | {int(n):,} DuckDB" for n in sizes) + " |"
         out += [header, "|---|" + "---|---|" * len(sizes)]
@@ -158,71 +195,100 @@ def details(r: dict[str, Any]) -> list[str]:
             out.append(f"| {name} | " + " | ".join(cells) + " |")
     m = r.get("memory")
     if m:
-        out += ["", f"## Memory (measured {m['when']})", "",
-                f"RSS of each service's process group, sampled every 0.5 s for {m['seconds']:.0f} s of "
-                f"{m['rate']:,} events/s with the report's heaviest queries running on Trino in a loop.", "",
-                "| service | at rest | peak |", "|---|---|---|"]  # fmt: skip
+        out += [
+            "",
+            f"## Memory (measured {m['when']})",
+            "",
+            f"RSS of each service's process group, sampled every 0.5 s for {m['seconds']:.0f} s of "
+            f"{m['rate']:,} events/s with the report's heaviest queries running on Trino in a loop.",
+            "",
+            "| service | at rest | peak |",
+            "|---|---|---|",
+        ]
         for name, peak in m["peak_gib"].items():
             out.append(f"| {name} | {m['at_rest_gib'].get(name, 0):.2f} GiB | {peak:.2f} GiB |")
-        out.append(f"| **stack** (peak of the sum) | {sum(m['at_rest_gib'].values()):.2f} GiB | "
-                   f"**{m['peak_total_gib']:.2f} GiB** |")  # fmt: skip
+        out.append(
+            f"| **stack** (peak of the sum) | {sum(m['at_rest_gib'].values()):.2f} GiB | "
+            f"**{m['peak_total_gib']:.2f} GiB** |"
+        )
     soak = r.get("soak")
     if soak:
         pts = soak["samples"]
         marks = [p for p in pts if p["t"] % 60 < 5] or pts
-        out += ["", f"## Soak (measured {soak['when']})", "",
-                f"{soak['offered_rate']:,} events/s offered for {soak['seconds']:.0f} s (500-event batches, 8 "
-                "senders). Lag = records in Kafka the stream has not processed.", "",
-                "| t | accepted so far | lag | table care running |", "|---|---|---|---|"]  # fmt: skip
+        out += [
+            "",
+            f"## Soak (measured {soak['when']})",
+            "",
+            f"{soak['offered_rate']:,} events/s offered for {soak['seconds']:.0f} s (500-event batches, 8 "
+            "senders). Lag = records in Kafka the stream has not processed.",
+            "",
+            "| t | accepted so far | lag | table care running |",
+            "|---|---|---|---|",
+        ]
         for p in marks:  # no lag before a restarted stream's first batch reported offsets
             lag = "-" if p["lag"] is None else f"{p['lag']:,}"
             care = {True: "yes", False: "no", None: "-"}[p.get("table_care")]
             out.append(f"| {p['t']:.0f} s | {p['accepted']:,} | {lag} | {care} |")
         care_share = soak.get("table_care_share")
-        out.append(f"\nLag slope {soak['lag_slope_per_s']:,.0f} records/s; failed {soak['failed']:,}"
-                   + ("" if care_share is None else f"; a round of table care ran in {care_share:.0%} of the samples")
-                   + ".")  # fmt: skip
+        out.append(
+            f"\nLag slope {soak['lag_slope_per_s']:,.0f} records/s; failed {soak['failed']:,}"
+            + ("" if care_share is None else f"; a round of table care ran in {care_share:.0%} of the samples")
+            + "."
+        )
     files = r.get("files")
     if files:
         tables = list(files["end"])
-        out += ["", f"## Files per partition over {files['seconds'] / 60:.0f} min (measured {files['when']})", "",
-                f"`python -m bench files` (not part of `make bench`): {files['rate']:,} events/s through the API "
-                f"for {files['seconds'] / 60:.0f} min (100-event batches, all `purchase_sword`), trigger "
-                f"{files['trigger_s']} s, {care_schedule(files)} (due after the previous round ended). From Trino's "
-                "`$partitions` and `$snapshots` tables, every 5 min: "
-                "the most data files in one partition, and snapshots kept. Every accepted event landed once "
-                f"({files['accepted']:,}).", "",
-                "| t | lag | table care running | " + " | ".join(f"{t} files / snapshots" for t in tables) + " |",
-                "|---|---|---|" + "---|" * len(tables)]  # fmt: skip
+        out += [
+            "",
+            f"## Files per partition over {files['seconds'] / 60:.0f} min (measured {files['when']})",
+            "",
+            f"`python -m bench files` (not part of `make bench`): {files['rate']:,} events/s through the API "
+            f"for {files['seconds'] / 60:.0f} min (100-event batches, all `purchase_sword`), trigger "
+            f"{files['trigger_s']} s, {care_schedule(files)} (due after the previous round ended). From Trino's "
+            "`$partitions` and `$snapshots` tables, every 5 min: "
+            "the most data files in one partition, and snapshots kept. Every accepted event landed once "
+            f"({files['accepted']:,}).",
+            "",
+            "| t | lag | table care running | " + " | ".join(f"{t} files / snapshots" for t in tables) + " |",
+            "|---|---|---|" + "---|" * len(tables),
+        ]
         for p in files["samples"]:
             if round(p["t"] / 60) % 5 == 0:
                 lag = "-" if p["lag"] is None else f"{p['lag']:,}"
-                cells = " | ".join(f"{p[t]['most_files']:,} / {p[t]['snapshots']:,}" for t in tables)
-                out.append(f"| {p['t'] / 60:.0f} min | {lag} | {'yes' if p['table_care'] else 'no'} | {cells} |")
+                row = " | ".join(f"{p[t]['most_files']:,} / {p[t]['snapshots']:,}" for t in tables)
+                out.append(f"| {p['t'] / 60:.0f} min | {lag} | {'yes' if p['table_care'] else 'no'} | {row} |")
         out.append(f"\nA round of table care was running in {files['table_care_share']:.0%} of the samples.")
         rounds = files.get("rounds")
         if rounds is not None:
-            out += ["", "Each round that ended in the hour: per table the files it rewrote and the files of groups "
-                    "whose commit failed (their work lost to the stream's appends, redone by a later round).", "",
-                    "| round began | seconds | " + " | ".join(f"{t} rewritten / failed" for t in tables) + " |",
-                    "|---|---|" + "---|" * len(tables)]  # fmt: skip
+            out += [
+                "",
+                "Each round that ended in the hour: per table the files it rewrote and the files of groups "
+                "whose commit failed (their work lost to the stream's appends, redone by a later round).",
+                "",
+                "| round began | seconds | " + " | ".join(f"{t} rewritten / failed" for t in tables) + " |",
+                "|---|---|" + "---|" * len(tables),
+            ]
             first = min(r["started"] for r in rounds) if rounds else 0
             for r in rounds:
                 rep = r.get("report", {})
-                cells = " | ".join(
+                row = " | ".join(
                     f"{rep[t]['files_rewritten']:,} / {rep[t].get('files_failed', '?')}" if t in rep else "error"
                     for t in tables
                 )
-                out.append(f"| +{(r['started'] - first) / 60:.0f} min | {r['seconds']:.0f} | {cells} |")
+                out.append(f"| +{(r['started'] - first) / 60:.0f} min | {r['seconds']:.0f} | {row} |")
             lost = sum(x.get("files_failed") or 0 for r in rounds for x in r.get("report", {}).values())
             errors = sum(1 for r in rounds if "error" in r)
             out.append(f"\n{len(rounds)} rounds; files whose commit failed: {lost:,}; rounds that failed: {errors}.")
     demo = r.get("demo")
     if demo:
-        out += ["", f"## `make demo` (measured {demo['when']})", "",
-                "Cold: a fresh clone with empty pip and Maven caches (every wheel, jar and the Trino server "
-                "downloaded; Debian packages were already installed). Warm: this checkout, the stack stopped first.",
-                ""]  # fmt: skip
+        out += [
+            "",
+            f"## `make demo` (measured {demo['when']})",
+            "",
+            "Cold: a fresh clone with empty pip and Maven caches (every wheel, jar and the Trino server "
+            "downloaded; Debian packages were already installed). Warm: this checkout, the stack stopped first.",
+            "",
+        ]
     return out
 
 
@@ -245,8 +311,15 @@ HAND_MEASURED = [
 ]
 
 
-FAULT_ORDER = ("broker SIGKILL", "broker SIGSTOP 10 s", "PostgreSQL stopped 60 s", "stream SIGKILL during table care",
-               "warehouse filesystem full", "one API worker SIGKILL", "supervisord SIGKILL, then up")  # fmt: skip
+FAULT_ORDER = (
+    "broker SIGKILL",
+    "broker SIGSTOP 10 s",
+    "PostgreSQL stopped 60 s",
+    "stream SIGKILL during table care",
+    "warehouse filesystem full",
+    "one API worker SIGKILL",
+    "supervisord SIGKILL, then up",
+)
 
 
 def fuzz_cases(r: dict[str, Any]) -> tuple[int, int, int]:
@@ -264,8 +337,10 @@ def robustness_rows(r: dict[str, Any]) -> list[str]:
     tried, errors, lost = fuzz_cases(r)
     ok = errors == 0 and lost == 0
     goal = "goal met" if tried >= 100_000 else "goal not met"
-    return [f"| fuzzed inputs (API), one `make test` | 0 × 5xx, 0 × 2xx-then-lost | ≥ 100k cases per CI run | "
-            f"**{tried:,}** cases: {errors} × 5xx, {lost} × accepted then lost ({goal}) | {verdict(ok)} |"]  # fmt: skip
+    return [
+        f"| fuzzed inputs (API), one `make test` | 0 × 5xx, 0 × 2xx-then-lost | ≥ 100k cases per CI run | "
+        f"**{tried:,}** cases: {errors} × 5xx, {lost} × accepted then lost ({goal}) | {verdict(ok)} |"
+    ]
 
 
 def robustness(r: dict[str, Any]) -> list[str]:
@@ -274,45 +349,78 @@ def robustness(r: dict[str, Any]) -> list[str]:
     api, schema, valid = r.get("fuzz-api"), r.get("fuzz-schemathesis"), r.get("fuzz-validity")
     if api or schema or valid:
         tried, errors, lost = fuzz_cases(r)
-        out += ["", "## Fuzzing (from `make test`)", "",
-                "Every case through the real API; the differential test reads what it accepted back through the "
-                "stream's own transform (tests/integration/test_one_validity.py, test_fuzz.py).", "",
-                "| stage | cases | 5xx | accepted then lost or altered |", "|---|---|---|---|"]  # fmt: skip
+        out += [
+            "",
+            "## Fuzzing (from `make test`)",
+            "",
+            "Every case through the real API; the differential test reads what it accepted back through the "
+            "stream's own transform (tests/integration/test_one_validity.py, test_fuzz.py).",
+            "",
+            "| stage | cases | 5xx | accepted then lost or altered |",
+            "|---|---|---|---|",
+        ]
         if valid:
-            out.append(f"| differential, events at the contract's edges (measured {valid['when']}): "
-                       f"{valid['accepted']:,} accepted, {valid['refused']:,} refused | {valid['examples']:,} | "
-                       f"{valid['server_errors']} | {valid['differences']} |")  # fmt: skip
+            out.append(
+                f"| differential, events at the contract's edges (measured {valid['when']}): "
+                f"{valid['accepted']:,} accepted, {valid['refused']:,} refused | {valid['examples']:,} | "
+                f"{valid['server_errors']} | {valid['differences']} |"
+            )
         if api:
             t = api["tried"]
-            out.append(f"| Hypothesis: raw bodies and query strings (measured {api['when']}); statuses "
-                       f"{api['statuses']} | {sum(t.values()):,} | {api['server_errors']} | "
-                       f"{abs(api['accepted_events'] - api['records_in_kafka'])} (accepted {api['accepted_events']:,}"
-                       f", in Kafka {api['records_in_kafka']:,}) |")  # fmt: skip
+            out.append(
+                f"| Hypothesis: raw bodies and query strings (measured {api['when']}); statuses "
+                f"{api['statuses']} | {sum(t.values()):,} | {api['server_errors']} | "
+                f"{abs(api['accepted_events'] - api['records_in_kafka'])} (accepted {api['accepted_events']:,}"
+                f", in Kafka {api['records_in_kafka']:,}) |"
+            )
         if schema:
-            out.append(f"| schemathesis from /openapi.json, {schema['per_operation']:,} examples per operation "
-                       f"(measured {schema['when']}) | {schema.get('cases') or '?'} | 0 | - |")  # fmt: skip
+            out.append(
+                f"| schemathesis from /openapi.json, {schema['per_operation']:,} examples per operation "
+                f"(measured {schema['when']}) | {schema['cases']:,} | 0 | - |"
+                if schema.get("cases")
+                else f"(measured {schema['when']}) | ? | 0 | - |"
+            )
         out.append(f"\nIn all: {tried:,} cases, {errors} answered 5xx, {lost} accepted then lost or altered.")
     faults = [r[f"fault-{name}"] for name in FAULT_ORDER if r.get(f"fault-{name}")]
     if faults:
-        out += ["", "## Fault matrix (from `make test`)", "",
-                "tests/faults/: a `game` load through `ab` (about 500 events/s for 60 s, every event with its id, "
-                "a request answered 503 or not at all sent again), the fault 15 s into it, then `gamepipe verify`'s "
-                "checks until they all pass. Recovered: from the fault's end until every service was healthy again "
-                "(no hand on the stream). Ledger: from the load's end until every event acknowledged was once in "
-                "its tables and none among the dead letters.", "",
-                "| fault | events acknowledged | landed (distinct) | duplicates | requests retried | recovered in | "
-                "ledger closed after | crashes supervisord saw |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        out += [
+            "",
+            "## Fault matrix (from `make test`)",
+            "",
+            "tests/faults/: a `game` load through `ab` (about 500 events/s for 60 s, every event with its id, "
+            "a request answered 503 or not at all sent again), the fault 15 s into it, then `gamepipe verify`'s "
+            "checks until they all pass. Recovered: from the fault's end until every service was healthy again "
+            "(no hand on the stream). Ledger: from the load's end until every event acknowledged was once in "
+            "its tables and none among the dead letters.",
+            "",
+            "| fault | events acknowledged | landed (distinct) | duplicates | requests retried | recovered in | "
+            "ledger closed after | crashes supervisord saw |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for f in faults:
             crashes = ", ".join(f"{k} {v}" for k, v in f["crashes_seen_by_supervisord"].items()) or "none"
-            out.append(f"| {f['fault']} (measured {f['when']}) | {f['acknowledged']:,} | {f['landed_distinct']:,} | "
-                       f"{f['duplicates']} | {f['requests_retried']:,} of {f['requests']:,} | {f['recovered_s']} s | "
-                       f"{f['ledger_closed_after_load_s']} s | {crashes} |")  # fmt: skip
+            out.append(
+                f"| {f['fault']} (measured {f['when']}) | {f['acknowledged']:,} | {f['landed_distinct']:,} | "
+                f"{f['duplicates']} | {f['requests_retried']:,} of {f['requests']:,} | {f['recovered_s']} s | "
+                f"{f['ledger_closed_after_load_s']} s | {crashes} |"
+            )
     return out
 
 
 def write(settings: Settings, path: Path = DOC) -> Path:
-    names = ("ingest", "freshness", "query", "memory", "soak", "files", "demo", "fuzz-api", "fuzz-schemathesis",
-             "fuzz-validity", *(f"fault-{name}" for name in FAULT_ORDER))  # fmt: skip
+    names = (
+        "ingest",
+        "freshness",
+        "query",
+        "memory",
+        "soak",
+        "files",
+        "demo",
+        "fuzz-api",
+        "fuzz-schemathesis",
+        "fuzz-validity",
+        *(f"fault-{name}" for name in FAULT_ORDER),
+    )
     results = {name: load(settings, name) for name in names}
     results = {k: v for k, v in results.items() if v}
     m = machine()
@@ -321,7 +429,8 @@ def write(settings: Settings, path: Path = DOC) -> Path:
         "",
         "Generated by `make bench` (or `gamepipe bench ingest|freshness|query|memory|soak|demo|files`) from the "
         "results in `var/bench/*.json`; do not edit by hand. Performance is never asserted in tests. Floors and "
-        "goals are DESIGN.md section 8; everything runs on one machine, the load generator included.",
+        "goals are the project's targets (its design brief); everything runs on one machine, the load generator "
+        "included.",
         "",
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['ram_gib']} GiB, Linux {m['kernel']}, Python {m['python']}; "
         f"{jvm_versions()}, DuckDB {version('duckdb')}, PyIceberg {version('pyiceberg')}.",

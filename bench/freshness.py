@@ -20,11 +20,13 @@ from typing import Any
 
 import httpx
 
-from bench.common import percentile, save, summary
+from bench.common import BenchFailed, save
 from bench.traffic import Traffic
 from gamepipe import query
 from gamepipe.config import Settings
+from gamepipe.landing import wait_landed
 from gamepipe.query import Engine
+from gamepipe.stats import percentile, summary
 
 TABLES = ("sword_purchases", "events")
 PROBE_GIVE_UP_S = 120.0
@@ -77,16 +79,11 @@ def duckdb_counts(settings: Settings, session_id: str) -> dict[str, int]:
     return {t: int(engine.run(f"select count(*) from {t} where session_id = '{session_id}'").scalar()) for t in TABLES}
 
 
-def wait_landed(settings: Settings, session_id: str, expected: int, timeout_s: float = 600) -> float:
+def landed_after(settings: Settings, session_id: str, expected: int) -> float:
     """Seconds until every accepted event of the session is in both tables."""
     started = time.monotonic()
-    while True:
-        counts = [query.count(settings, f"{t} where session_id = '{session_id}'") for t in TABLES]
-        if all(n >= expected for n in counts):
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout_s:
-            raise SystemExit(f"freshness: only {counts} of {expected} events landed after {timeout_s}s")
-        time.sleep(1)
+    wait_landed(settings, dict.fromkeys(TABLES, expected), f"session_id = '{session_id}'", timeout_s=600)
+    return time.monotonic() - started
 
 
 def one_run(settings: Settings, rate: int, seconds: float, probe_every_s: float) -> dict[str, Any]:
@@ -100,19 +97,30 @@ def one_run(settings: Settings, rate: int, seconds: float, probe_every_s: float)
     traffic.run_for(seconds)
     stop.set()
     prober.join()
-    catch_up_s = wait_landed(settings, session_id, traffic.accepted)
-    run: dict[str, Any] = {"session_id": session_id, "accepted": traffic.accepted, "failed": traffic.failed,
-                           "rate_sent": traffic.accepted / seconds, "sender_behind_s": traffic.behind_s,
-                           "catch_up_s": catch_up_s, "duckdb_counts": duckdb_counts(settings, session_id),
-                           "probe_trino_s": [x for x in probes if x is not None],
-                           "probe_trino_missed": probes.count(None)}  # fmt: skip
+    catch_up_s = landed_after(settings, session_id, traffic.accepted)
+    run: dict[str, Any] = {
+        "session_id": session_id,
+        "accepted": traffic.accepted,
+        "failed": traffic.failed,
+        "rate_sent": traffic.accepted / seconds,
+        "sender_behind_s": traffic.behind_s,
+        "catch_up_s": catch_up_s,
+        "duckdb_counts": duckdb_counts(settings, session_id),
+        "probe_trino_s": [x for x in probes if x is not None],
+        "probe_trino_missed": probes.count(None),
+    }
     for table in TABLES:
         values, rewritten = latencies(settings, table, session_id, started + WARM_UP_S)
-        run[table] = {"events": len(values), "rewritten": rewritten, "p50_s": percentile(values, 50),
-                      "p99_s": percentile(values, 99), "max_s": max(values)}  # fmt: skip
+        run[table] = {
+            "events": len(values),
+            "rewritten": rewritten,
+            "p50_s": percentile(values, 50),
+            "p99_s": percentile(values, 99),
+            "max_s": max(values),
+        }
     missing = {t: n for t, n in run["duckdb_counts"].items() if n != traffic.accepted}
     if missing:
-        raise SystemExit(f"freshness: DuckDB sees {missing} rows of {traffic.accepted} accepted")
+        raise BenchFailed(f"freshness: DuckDB sees {missing} rows of {traffic.accepted} accepted")
     return run
 
 
@@ -128,7 +136,7 @@ def run(
     # tens of seconds of load, so a first stretch at the same rate is not counted.
     warm = Traffic(settings, f"fresh-warm-up-{uuid.uuid4().hex[:6]}", rate, batch=100)
     warm.run_for(warm_up_s)
-    wait_landed(settings, warm.session_id, warm.accepted)
+    landed_after(settings, warm.session_id, warm.accepted)
     results = []
     for n in range(1, runs + 1):
         r = one_run(settings, rate, seconds, probe_every_s)
@@ -144,9 +152,17 @@ def run(
     def worst(key: str) -> list[float]:
         return [max(r[t][key] for t in TABLES) for r in results]
 
-    save(settings, "freshness", {
-        "rate": rate, "seconds": seconds, "warm_up_s": warm_up_s, "trigger_s": settings.stream.trigger_seconds,
-        "p50_s": summary(worst("p50_s")), "p99_s": summary(worst("p99_s")),
-        "probe_trino_s": summary([x for r in results for x in r["probe_trino_s"]] or [float("nan")]),
-        "runs": results,
-    })  # fmt: skip
+    save(
+        settings,
+        "freshness",
+        {
+            "rate": rate,
+            "seconds": seconds,
+            "warm_up_s": warm_up_s,
+            "trigger_s": settings.stream.trigger_seconds,
+            "p50_s": summary(worst("p50_s")),
+            "p99_s": summary(worst("p99_s")),
+            "probe_trino_s": summary([x for r in results for x in r["probe_trino_s"]] or [float("nan")]),
+            "runs": results,
+        },
+    )

@@ -12,10 +12,10 @@ from typing import Any
 
 import psutil
 
-from bench.common import save
-from bench.freshness import wait_landed
+from bench.common import BenchFailed, save
 from bench.traffic import Traffic
 from gamepipe.config import Settings
+from gamepipe.landing import wait_landed
 from gamepipe.query import Engine
 from gamepipe.stack.manager import services
 
@@ -40,7 +40,7 @@ def run(settings: Settings, seconds: float = 60, rate: int = 5000) -> None:
     pids = {s.name: s.pid() for s in services(settings)}
     missing = [name for name, pid in pids.items() if pid is None]
     if missing:
-        raise SystemExit(f"bench memory: {missing} not running; start the stack first (`gamepipe up`)")
+        raise BenchFailed(f"bench memory: {missing} not running; start the stack first (`gamepipe up`)")
     peaks = dict.fromkeys(pids, 0)
     peak_total = 0
     stop = threading.Event()
@@ -64,16 +64,22 @@ def run(settings: Settings, seconds: float = 60, rate: int = 5000) -> None:
         for q in ("headline", "top_spenders", "guild_members_vs_others"):
             engine.named(q)
     traffic.stop()
-    wait_landed(settings, traffic.session_id, traffic.accepted)
+    session = f"session_id = '{traffic.session_id}'"
+    wait_landed(settings, dict.fromkeys(("sword_purchases", "events"), traffic.accepted), session, timeout_s=600)
     stop.set()
     sampler.join()
     heaps = {"kafka": settings.kafka.heap, "trino": settings.trino.heap, "stream": settings.stream.driver_memory}
     result: dict[str, Any] = {
-        "seconds": seconds, "rate": rate, "heaps": heaps,
+        "seconds": seconds,
+        "rate": rate,
+        "heaps": heaps,
         "at_rest_gib": {k: v / GIB for k, v in at_rest.items()},
         "peak_gib": {k: v / GIB for k, v in peaks.items()},
         "peak_total_gib": peak_total / GIB,
-    }  # fmt: skip
-    print(f"bench memory: stack peak {peak_total / GIB:.2f} GiB; "
-          + ", ".join(f"{k} {v / GIB:.2f}" for k, v in peaks.items()), flush=True)  # fmt: skip
+    }
+    print(
+        f"bench memory: stack peak {peak_total / GIB:.2f} GiB; "
+        + ", ".join(f"{k} {v / GIB:.2f}" for k, v in peaks.items()),
+        flush=True,
+    )
     save(settings, "memory", result)

@@ -14,9 +14,11 @@ import statistics
 import time
 from typing import Any
 
-from bench.common import save, summary
+from bench.common import save
 from gamepipe.config import Settings
-from gamepipe.query import Engine, QueryError, named
+from gamepipe.errors import QueryError
+from gamepipe.query import Engine, named
+from gamepipe.stats import summary
 
 # The report's queries (queries/*.sql) that read the event tables.
 QUERIES = ("headline", "events_by_type", "revenue_by_item", "swords_by_type", "guild_joins", "top_spenders",
@@ -40,7 +42,8 @@ def existing_rows(settings: Settings) -> int | None:
 def generate(settings: Settings, events: int) -> None:
     """Write `events` rows into the namespace's events, sword_purchases and join_guilds."""
     from gamepipe.events import load_contract
-    from gamepipe.stream.job import build_session, create_tables, table_name
+    from gamepipe.stream.catalog import create_tables, table_name
+    from gamepipe.stream.session import build_session
 
     spark = build_session(settings, app_name="gamepipe-bench-data")
     try:
@@ -95,8 +98,10 @@ from generated""")
         spark.sql(f"insert into {table_name(settings, 'events')} select {', '.join(columns)} from rows")
         for event_type, table in settings.stream.routes.items():
             cols = ", ".join(n for n, _ in contract.table_columns(event_type))
-            spark.sql(f"insert into {table_name(settings, table)} select {cols} from {table_name(settings, 'events')}"
-                      f" where event_type = '{event_type}'")  # fmt: skip
+            spark.sql(
+                f"insert into {table_name(settings, table)} select {cols} from {table_name(settings, 'events')}"
+                f" where event_type = '{event_type}'"
+            )
     finally:
         spark.stop()
 
@@ -131,10 +136,17 @@ def run(settings: Settings, sizes: tuple[int, ...] = (100_000, 1_000_000, 10_000
                 first, median = timed(engine, named(ns, q), repeat)
                 per_query[q] = {"first_s": first, "median_s": median}
             medians = [v["median_s"] for v in per_query.values()]
-            per_engine[name] = {"slowest_s": max(medians), "total_s": sum(medians), "queries": per_query,
-                                "medians": summary(medians)}  # fmt: skip
+            per_engine[name] = {
+                "slowest_s": max(medians),
+                "total_s": sum(medians),
+                "queries": per_query,
+                "medians": summary(medians),
+            }
             slowest, total = max(medians) * 1000, sum(medians) * 1000
-            print(f"bench query: {events:,} events, {name}: slowest query {slowest:,.0f} ms, all {len(medians)} "
-                  f"{total:,.0f} ms (median of {repeat} warm runs)", flush=True)  # fmt: skip
+            print(
+                f"bench query: {events:,} events, {name}: slowest query {slowest:,.0f} ms, all {len(medians)} "
+                f"{total:,.0f} ms (median of {repeat} warm runs)",
+                flush=True,
+            )
         results[str(events)] = per_engine
     save(settings, "query", {"repeat": repeat, "queries": list(QUERIES), "sizes": results})

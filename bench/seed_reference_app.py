@@ -1,4 +1,4 @@
-"""The reference for DESIGN.md's ratios: an app that behaves as the seed's `game_api.py`.
+"""The reference for the ingest target's ratios: an app that behaves as the seed's `game_api.py`.
 
 Flask's development server, kafka-python's `producer.send` without waiting for the
 broker, every request header merged into the event, the same routes and texts. Written

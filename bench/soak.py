@@ -10,26 +10,26 @@ offsets), and the lag's slope."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
 
-from bench.common import save
+from bench.common import BenchFailed, save
 from bench.traffic import Traffic
 from gamepipe.config import Settings
-from gamepipe.stream.monitor import end_offsets, lag, processed_offsets
+from gamepipe.stream.monitor import end_offsets, lag
+from gamepipe.stream.status import StreamStatus
 
 
 def stream_lag(settings: Settings) -> tuple[int | None, int | None, bool]:
     """(lag, records processed in total, a round of table care running) now; lag and
     records are None until the stream has reported offsets (a restarted stream has none
     before its first batch)."""
-    topic = settings.kafka.topic
-    ends = end_offsets(settings.kafka.bootstrap, topic)
-    status = json.loads((settings.stream_dir / "status.json").read_text())
-    done = processed_offsets(next(iter(status["tables"].values()))["offsets"], topic)
-    care = bool(status.get("table_care", {}).get("running"))
+    ends = end_offsets(settings.kafka.bootstrap, settings.kafka.topic)
+    status = StreamStatus.read(settings.stream_dir / "status.json")
+    if status is None:
+        return None, None, False
+    done, care = status.offsets, status.table_care.running
     return (lag(ends, done), sum(done.values()), care) if done else (None, None, care)
 
 
@@ -51,32 +51,47 @@ def run(settings: Settings, rate: int = 20_000, seconds: float = 600, every_s: f
         while (elapsed := time.monotonic() - began) < seconds:
             time.sleep(every_s)
             now_lag, done, care = stream_lag(settings)
-            samples.append({"t": round(elapsed + every_s, 1), "accepted": traffic.accepted, "lag": now_lag,
-                            "done": done, "table_care": care})  # fmt: skip
+            samples.append(
+                {
+                    "t": round(elapsed + every_s, 1),
+                    "accepted": traffic.accepted,
+                    "lag": now_lag,
+                    "done": done,
+                    "table_care": care,
+                }
+            )
             if len(samples) % 12 == 0:
                 s = samples[-1]
                 lag_now = "not reported yet" if s["lag"] is None else f"{s['lag']:,}"
-                print(f"bench soak: {s['t']:.0f} s, accepted {s['accepted'] / s['t']:,.0f} events/s, "
-                      f"lag {lag_now}", flush=True)  # fmt: skip
+                print(
+                    f"bench soak: {s['t']:.0f} s, accepted {s['accepted'] / s['t']:,.0f} events/s, lag {lag_now}",
+                    flush=True,
+                )
     finally:
         traffic.stop()
     total = samples[-1]["t"]
     # Lag and the processed rate from the stream's own offsets, from the first sample that has them.
     known = [x for x in samples if x["done"] is not None]
     if len(known) < 2 or known[-1]["t"] - known[0]["t"] < seconds / 2:
-        raise SystemExit("bench soak: the stream reported offsets for less than half the run; see var/logs/stream.log")
+        raise BenchFailed("bench soak: the stream reported offsets for less than half the run; see var/logs/stream.log")
     processed_rate = (known[-1]["done"] - known[0]["done"]) / (known[-1]["t"] - known[0]["t"])
     first_minute = [x["lag"] for x in known if x["t"] <= known[0]["t"] + 60]
     result = {
-        "offered_rate": rate, "seconds": seconds,
-        "accepted_rate": traffic.accepted / total, "failed": traffic.failed,
+        "offered_rate": rate,
+        "seconds": seconds,
+        "accepted_rate": traffic.accepted / total,
+        "failed": traffic.failed,
         "processed_rate": processed_rate,
-        "lag_first_minute_max": max(first_minute), "lag_end": known[-1]["lag"],
+        "lag_first_minute_max": max(first_minute),
+        "lag_end": known[-1]["lag"],
         "lag_slope_per_s": slope([(x["t"], x["lag"]) for x in known]),
         "table_care_share": sum(x["table_care"] for x in samples) / len(samples),  # of the samples
         "kept_up": known[-1]["lag"] <= max(first_minute),
         "samples": samples,
-    }  # fmt: skip
-    print(f"bench soak: accepted {result['accepted_rate']:,.0f}/s, stream processed {result['processed_rate']:,.0f}/s,"
-          f" lag {result['lag_end']:,} at the end (slope {result['lag_slope_per_s']:,.0f}/s)", flush=True)  # fmt: skip
+    }
+    print(
+        f"bench soak: accepted {result['accepted_rate']:,.0f}/s, stream processed {result['processed_rate']:,.0f}/s,"
+        f" lag {result['lag_end']:,} at the end (slope {result['lag_slope_per_s']:,.0f}/s)",
+        flush=True,
+    )
     save(settings, "soak", result)

@@ -34,10 +34,16 @@ class Traffic:
 
     def body(self) -> bytes:
         events = [
-            {"event_type": "purchase_sword", "session_id": self.session_id, "player_id": f"bench-{i % 97}",
-             "sword_type": "katana", "price": 9.99, "currency": "USD"}
+            {
+                "event_type": "purchase_sword",
+                "session_id": self.session_id,
+                "player_id": f"bench-{i % 97}",
+                "sword_type": "katana",
+                "price": 9.99,
+                "currency": "USD",
+            }
             for i in range(self.batch)
-        ]  # fmt: skip
+        ]
         return orjson.dumps({"events": events})
 
     def start(self) -> None:

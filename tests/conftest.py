@@ -34,14 +34,14 @@ def stack(settings: Settings) -> Iterator[Settings]:
     was_up = all(s.healthy for s in manager.status(settings))
     if not was_up:
         try:
-            manager.up(settings, say=lambda _line: None)
+            manager.up(settings)
         except StackError as exc:
             if IN_CI:
                 pytest.fail(f"the stack could not start (CI=true makes this a failure): {exc}")
             pytest.skip(f"the stack could not start: {exc}")
     yield settings
     if not was_up:
-        manager.down(settings, say=lambda _line: None)
+        manager.down(settings)
 
 
 @pytest.fixture

@@ -33,12 +33,13 @@ def consume(bootstrap: str, topic: str, expected: int | None = None, timeout_s: 
             msg = consumer.poll(0.2)
             if msg is None:
                 continue
-            if msg.error() is not None:
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    at_end.add(msg.partition())
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    at_end.add(int(msg.partition() or 0))
                 continue
-            at_end.discard(msg.partition())
-            values.append(msg.value())
+            at_end.discard(int(msg.partition() or 0))
+            values.append(msg.value() or b"")
     finally:
         consumer.close()
     return values

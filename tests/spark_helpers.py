@@ -3,6 +3,8 @@ the same `parse` and `Router` the stream job runs, without Kafka or the job."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 @contextmanager
 def local_spark() -> Iterator[SparkSession]:
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers on this interpreter
     session = (
         SparkSession.builder.master("local[1]")
         .appName("gamepipe-tests")

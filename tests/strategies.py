@@ -63,9 +63,19 @@ def _times(now: datetime) -> st.SearchStrategy[str]:
         return text
 
     odd = st.sampled_from(
-        ["", "now", "2026-12-01", "2026-12-01T10:00Z", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z",
-         "2026-12-01T10:00:00+24:00", "2026-12-01T10:00:00+05:60", "+12026-12-01T10:00:00Z", "2026-12-01T10:00:00.Z"]
-    )  # fmt: skip
+        [
+            "",
+            "now",
+            "2026-12-01",
+            "2026-12-01T10:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-12-01T10:00:00+24:00",
+            "2026-12-01T10:00:00+05:60",
+            "+12026-12-01T10:00:00Z",
+            "2026-12-01T10:00:00.Z",
+        ]
+    )
     return st.one_of(spelled(), spelled(), odd)
 
 
@@ -90,8 +100,10 @@ def _texts(max_length: int | None, pattern: str | None) -> st.SearchStrategy[Any
         st.sampled_from(["", "\x00", "a\x00b", "\u202egnp", "\r\n\t", "'; drop table x; --", "\\", '"']),
         *([st.from_regex(pattern, fullmatch=True)] if pattern else []),
         st.sampled_from(["EUR", "USD", "eur", "EURO", "€"]),
-        st.integers(), st.booleans(), st.none(),
-    )  # fmt: skip
+        st.integers(),
+        st.booleans(),
+        st.none(),
+    )
 
 
 def value_for(name: str, prop: dict[str, Any], now: datetime) -> st.SearchStrategy[Any]:
@@ -126,8 +138,10 @@ def samples(draw: st.DrawFn, contract: Contract, now: datetime) -> Sample:
     props: dict[str, Any] = {}
     if known:
         schema = contract.schemas[event_type][contract.latest_version(event_type)]
-        props = {**{k: contract.envelope["properties"][k] for k in CLIENT_ENVELOPE_FIELDS if k != "event_id"},
-                 **schema.fields}  # fmt: skip
+        props = {
+            **{k: contract.envelope["properties"][k] for k in CLIENT_ENVELOPE_FIELDS if k != "event_id"},
+            **schema.fields,
+        }
     fields: dict[str, Any] = {}
     for name, prop in props.items():
         if draw(st.booleans()):
@@ -146,9 +160,22 @@ def samples(draw: st.DrawFn, contract: Contract, now: datetime) -> Sample:
     routes = [path for path, (t, _text) in SEED_ROUTES.items() if t == event_type]
     if routes and not nest and draw(st.integers(0, 2)) == 0:
         query = [(k, _as_query(v)) for k, v in fields.items() if k != "schema_version"]
-        query += draw(st.lists(st.sampled_from([("price", "nan"), ("price", "inf"), ("price", "1e3"),
-                                                ("price", "0.005"), ("price", "12.50"), ("price", " 5"),
-                                                ("client_ts", "2026-12-01T10:00:60Z")]), max_size=2))  # fmt: skip
+        query += draw(
+            st.lists(
+                st.sampled_from(
+                    [
+                        ("price", "nan"),
+                        ("price", "inf"),
+                        ("price", "1e3"),
+                        ("price", "0.005"),
+                        ("price", "12.50"),
+                        ("price", " 5"),
+                        ("client_ts", "2026-12-01T10:00:60Z"),
+                    ]
+                ),
+                max_size=2,
+            )
+        )
         return Sample(event_type, fields, path=routes[0], query=query)
     return Sample(event_type, fields, nest_depth=nest)
 

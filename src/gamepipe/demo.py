@@ -1,72 +1,104 @@
-"""`gamepipe demo`: the seed's scenario end to end, and a one-screen summary.
+"""`gamepipe demo`: the whole pipeline on the seed's scenario and a game population.
 
-Starts the stack, sends the seed's `ab` traffic, waits until every accepted event has
-landed in its table (counted through Trino), then prints the seed's Presto queries
-with their results. Reads settings: everything the stack reads.
+In: settings, the game's size. Out: a `DemoResult` the CLI renders: the seed's `ab`
+runs and where their events landed, the seed's Presto queries with their rows, the
+game run's manifest and `verify`'s checks, the report's path, the times. Steps are
+logged as they go. The stack is left up. Reads settings: everything the stack reads.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from gamepipe import load, query
+from gamepipe import load, query, report
 from gamepipe.config import Settings
+from gamepipe.landing import Landing, wait_landed
+from gamepipe.load.game import run_game
+from gamepipe.manifest import Manifest
+from gamepipe.stack import manager
+from gamepipe.tables import Role, stream_tables
+from gamepipe.verify import Check, verify_until
 
+log = logging.getLogger(__name__)
 
-class LandingTimeout(RuntimeError):
-    """Not every accepted event reached its table in time (the stream is behind or down)."""
+STEPS = 7
+GAME_SEED, GAME_CONCURRENCY, GAME_FAULTS = 42, 8, 3
 
 
 @dataclass(frozen=True)
-class Landing:
-    table: str
-    expected: int  # rows the table must hold: what it held before + this run's accepted
-    landed: int
-    before: int = 0
+class SeedResult:
+    runs: list[load.AbRun]
+    landings: list[Landing]
+    landed_s: float  # from the first request until every accepted event was in its table
 
     @property
-    def this_run(self) -> int:
-        return self.landed - self.before
+    def sent(self) -> int:
+        return sum(r.requests for r in self.runs)
+
+    @property
+    def accepted(self) -> int:
+        return sum(r.stats.ok for r in self.runs)
+
+    @property
+    def ok(self) -> bool:
+        return all(x.landed == x.expected for x in self.landings)
 
 
-def expected_landings(settings: Settings, accepted: dict[str, int]) -> dict[str, int]:
-    """table -> events that must land there: routed event types' accepted counts."""
-    return {table: accepted.get(event_type, 0) for event_type, table in settings.stream.routes.items()}
+@dataclass(frozen=True)
+class DemoResult:
+    seed: SeedResult
+    seed_queries: list[tuple[str, query.Result]]
+    game: Manifest
+    checks: list[Check]
+    game_landed_s: float  # from the last answer until verify passed (or gave up)
+    report: Path
+    elapsed_s: float
+
+    @property
+    def verified(self) -> bool:
+        return all(c.ok for c in self.checks)
 
 
-def wait_landed(
-    settings: Settings,
-    expected: dict[str, int],
-    timeout_s: float = 180.0,
-    say: Callable[[str], None] = print,
-) -> list[Landing]:
-    """Poll Trino until each table holds at least its expected count."""
-    deadline = time.monotonic() + timeout_s
-    last = ""
-    while True:
-        landings = [Landing(t, n, query.count(settings, t)) for t, n in expected.items()]
-        line = ", ".join(f"{x.table} {x.landed}/{x.expected}" for x in landings)
-        if line != last:
-            say(f"  landed: {line}")
-            last = line
-        if all(x.landed >= x.expected for x in landings):
-            return landings
-        if time.monotonic() > deadline:
-            raise LandingTimeout(
-                f"after {timeout_s:.0f}s not every accepted event has landed ({line}); "
-                "check `gamepipe status` and `gamepipe logs stream`"
-            )
-        time.sleep(settings.stream.trigger_seconds / 2)
-
-
-def run_seed_scenario(settings: Settings, say: Callable[[str], None] = print) -> tuple[list[load.AbRun], list[Landing]]:
+def run_seed_scenario(settings: Settings) -> SeedResult:
     """Send the seed's traffic and wait until this run's accepted events have landed
     (counted on top of what the tables held before, so a second demo checks too)."""
-    before = {table: query.count(settings, table) for table in settings.stream.routes.values()}
-    runs = load.run_seed(settings, say)
-    accepted = expected_landings(settings, dict(load.accepted_by_type(runs)))
-    expected = {table: before[table] + n for table, n in accepted.items()}
-    landings = wait_landed(settings, expected, say=say)
-    return runs, [Landing(x.table, x.expected, x.landed, before[x.table]) for x in landings]
+    started = time.monotonic()
+    routed = [t for t in stream_tables(settings.stream) if t.role is Role.ROUTED]
+    before = {t.name: query.count(settings, t.name) for t in routed}
+    runs = load.run_seed(settings)
+    accepted = load.accepted_by_type(runs)
+    expected = {t.name: before[t.name] + accepted.get(str(t.event_type), 0) for t in routed}
+    landings = wait_landed(settings, expected)
+    landed = [Landing(x.table, x.expected, x.landed, before[x.table]) for x in landings]
+    return SeedResult(runs, landed, time.monotonic() - started)
+
+
+def step(n: int, text: str) -> None:
+    log.info("%d/%d %s", n, STEPS, text)
+
+
+def run_demo(
+    settings: Settings, players: int, events: int, progress: Callable[[int, int, int], None] | None = None
+) -> DemoResult:
+    """Every step of the demo; `progress(events_sent, answered_ok, errors)` while the game sends."""
+    started = time.monotonic()
+    step(1, "starting the stack")
+    manager.up(settings)
+    step(2, "the seed's traffic with ab (generate_data.sh, once through)")
+    seed = run_seed_scenario(settings)
+    step(3, "the seed's Presto queries, through Trino")
+    seed_queries = [(sql, query.run(settings, sql)) for sql in query.SEED_QUERIES]
+    step(4, f"game traffic with ab: {events:,} events from {players} players, with injected faults")
+    game = run_game(settings, GAME_SEED, players, events, GAME_CONCURRENCY, GAME_FAULTS, progress)
+    step(5, "verify: the run's ground truth against the tables")
+    verify_started = time.monotonic()
+    checks = verify_until(settings, game, wait_s=180)
+    game_landed_s = time.monotonic() - verify_started
+    step(6, "the report (notebooks/report.ipynb, executed and rendered)")
+    html = report.render(settings, game.run_id, "trino")
+    step(7, "summary")
+    return DemoResult(seed, seed_queries, game, checks, game_landed_s, html, time.monotonic() - started)

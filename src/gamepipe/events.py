@@ -27,6 +27,7 @@ from typing import Any
 import fastjsonschema
 
 from gamepipe import validity
+from gamepipe.errors import ContractError
 
 ENVELOPE = "envelope"
 SCHEMA_FILE = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.json$")
@@ -50,10 +51,6 @@ SEED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("user_agent", "string"),
     ("event_type", "string"),
 )
-
-
-class ContractError(ValueError):
-    """The schema files themselves are inconsistent (a bug in `schemas/`)."""
 
 
 @dataclass(frozen=True)

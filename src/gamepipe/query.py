@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from gamepipe.config import Settings
+from gamepipe.errors import EngineUnavailable, QueryRefused
 
 # The seed's four Presto queries, in the order the seed ran them.
 SEED_QUERIES: tuple[str, ...] = (
@@ -21,10 +22,6 @@ SEED_QUERIES: tuple[str, ...] = (
     "select count(*) from join_guilds",
     "select host, count(*) as count from join_guilds group by host",
 )
-
-
-class QueryError(RuntimeError):
-    """Trino refused or failed the query; the message is Trino's own."""
 
 
 @dataclass(frozen=True)
@@ -54,12 +51,13 @@ def run(settings: Settings, sql: str) -> Result:
             cur.execute(sql.strip().rstrip(";"))
             rows = [tuple(r) for r in cur.fetchall()]
         except trino.exceptions.TrinoQueryError as exc:
-            raise QueryError(f"{exc.error_name}: {exc.message}") from None
+            raise QueryRefused(f"{exc.error_name}: {exc.message}") from None
         except trino.exceptions.HttpError as exc:
-            raise QueryError(f"Trino at {t.host}:{t.port} failed: {exc}") from None
+            raise EngineUnavailable(f"Trino at {t.host}:{t.port} failed: {exc}") from None
         columns = [d[0] for d in (cur.description or [])]
     except (OSError, trino.exceptions.TrinoConnectionError) as exc:
-        raise QueryError(f"cannot reach Trino at {t.host}:{t.port} ({exc}); is the stack up? `gamepipe up`") from None
+        why = f"cannot reach Trino at {t.host}:{t.port} ({exc})"
+        raise EngineUnavailable(why, "is the stack up? `gamepipe up`") from None
     finally:
         conn.close()
     return Result(columns, rows)
@@ -70,9 +68,9 @@ def named(settings: Settings, name: str, run: str | None = None) -> str:
     path = settings.queries_dir / f"{name}.sql"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in settings.queries_dir.glob("*.sql")))
-        raise QueryError(f"no query named {name!r} in {settings.queries_dir}; known: {known}")
+        raise QueryRefused(f"no query named {name!r} in {settings.queries_dir}; known: {known}")
     if run is not None and not RUN_ID.match(run):
-        raise QueryError(f"run id {run!r} is not of the form gamepipe load writes (e.g. 20261128-090422-s42)")
+        raise QueryRefused(f"run id {run!r} is not of the form gamepipe load writes (e.g. 20261128-090422-s42)")
     run_filter = f"session_id like '{run}-%'" if run else "1 = 1"
     return Path(path).read_text().replace("{run_filter}", run_filter)
 
@@ -132,7 +130,7 @@ class DuckDB:
         try:
             cur = self._con.execute(sql.strip().rstrip(";"))
         except duckdb.Error as exc:
-            raise QueryError(f"DuckDB: {exc}") from None
+            raise QueryRefused(f"DuckDB: {exc}") from None
         return Result([d[0] for d in cur.description or []], [tuple(r) for r in cur.fetchall()])
 
 
@@ -147,12 +145,16 @@ def _duck_type(iceberg_type: str) -> str:
     return simple.get(iceberg_type, iceberg_type)
 
 
+EngineName = Literal["trino", "duckdb"]
+ENGINES: tuple[EngineName, ...] = ("trino", "duckdb")
+
+
 class Engine:
     """One way to run the report's SQL: `trino` (default) or `duckdb`."""
 
     def __init__(self, settings: Settings, name: str = "trino") -> None:
-        if name not in ("trino", "duckdb"):
-            raise QueryError(f"unknown engine {name!r}; use trino or duckdb")
+        if name not in ENGINES:
+            raise QueryRefused(f"unknown engine {name!r}; use trino or duckdb")
         self.settings = settings
         self.name = name
         self._duck = DuckDB(settings) if name == "duckdb" else None
@@ -164,5 +166,7 @@ class Engine:
         return self.run(named(self.settings, name, run_id))
 
 
-def count(settings: Settings, table: str) -> int:
-    return int(run(settings, f"select count(*) from {table}").scalar())
+def count(settings: Settings, table: str, where: str | None = None) -> int:
+    """Rows in `table` (those `where` selects, an SQL condition, if given)."""
+    condition = f" where {where}" if where else ""
+    return int(run(settings, f"select count(*) from {table}{condition}").scalar())

@@ -10,7 +10,7 @@ charts, and the pipeline diagram. Reads settings: everything `query` reads, var.
 from __future__ import annotations
 
 import io
-import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from gamepipe.config import Settings, load_settings
+from gamepipe.manifest import Manifest, Verified, runs
 from gamepipe.query import Engine, named
+
+log = logging.getLogger(__name__)
 
 PALETTE = ["#2E5A88", "#E07B39", "#3C8D5A", "#B8433F", "#7D5BA6", "#8C8C8C", "#D4A72C"]
 
@@ -39,10 +42,7 @@ class Report:
         self.run_id = run_id or None
         self.engine = Engine(self.settings, engine)
         self.queries_used: dict[str, str] = {}
-        self.manifest: dict[str, Any] | None = None
-        if self.run_id:
-            path = self.settings.var / "runs" / self.run_id / "manifest.json"
-            self.manifest = json.loads(path.read_text()) if path.exists() else None
+        self.manifest = Manifest.load(self.settings, self.run_id) if self.run_id in runs(self.settings) else None
 
     def df(self, name: str) -> pd.DataFrame:
         sql = named(self.settings, name, self.run_id)
@@ -54,10 +54,9 @@ class Report:
                 frame[column] = frame[column].astype(float)
         return frame
 
-    def freshness(self) -> dict[str, Any] | None:
+    def freshness(self) -> Verified | None:
         """What `gamepipe verify` measured for the run: everything visible within N s."""
-        path = self.settings.var / "runs" / (self.run_id or "-") / "verified.json"
-        return json.loads(path.read_text()) if self.run_id and path.exists() else None
+        return Verified.load(self.settings, self.run_id) if self.run_id else None
 
     def headline(self) -> dict[str, Any]:
         row = self.df("headline").iloc[0].to_dict()
@@ -161,5 +160,5 @@ def render(settings: Settings, run_id: str | None, engine: str, out_dir: Path | 
     body, _ = exporter.from_notebook_node(notebook)
     html = out / "report.html"
     html.write_text(body)
-    print(f"report rendered in {time.monotonic() - started:.0f}s: {html}")
+    log.info("report rendered in %.0fs: %s", time.monotonic() - started, html)
     return html

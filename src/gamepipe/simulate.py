@@ -13,8 +13,9 @@ import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
+
+from gamepipe.manifest import Truth
 
 ISPS = ("comcast.com", "att.com", "verizon.net", "spectrum.net", "cox.net", "vodafone.de", "orange.fr", "bt.com")
 ISP_WEIGHTS = (30, 22, 15, 12, 6, 6, 5, 4)
@@ -68,26 +69,8 @@ class Plan:
     players: list[Player]
     events: list[dict[str, Any]] = field(default_factory=list)
 
-    def truth(self) -> dict[str, Any]:
-        by_type = Counter(e["event_type"] for e in self.events)
-        swords = Counter(e["sword_type"] for e in self.events if e["event_type"] == "purchase_sword")
-        guilds = Counter(e["guild_name"] for e in self.events if e["event_type"] == "join_guild")
-        hosts = Counter(e["_host"] for e in self.events)
-        isps = Counter(e["_host"].split(".", 1)[1] for e in self.events)
-        revenue = sum((Decimal(str(e["price"])) for e in self.events if "price" in e), Decimal(0))
-        buyers = {e["player_id"] for e in self.events if "price" in e}
-        return {
-            "events": len(self.events),
-            "by_type": dict(sorted(by_type.items())),
-            "sword_types": dict(sorted(swords.items())),
-            "guild_joins": dict(sorted(guilds.items())),
-            "isps": dict(sorted(isps.items())),
-            "hosts": dict(sorted(hosts.items())),
-            "revenue": str(revenue),
-            "players": len({e["player_id"] for e in self.events}),  # active: sent at least one event
-            "population": len(self.players),
-            "paying_players": len(buyers),
-        }
+    def truth(self) -> Truth:
+        return Truth.of(self.events, population=len(self.players))
 
 
 def _zipf_weights(n: int, s: float = 1.1) -> list[float]:
@@ -135,9 +118,15 @@ def plan(seed: int, players: int, events: int, run_id: str | None = None) -> Pla
             # (the same ids twice would be deduplicated as retries).
             event_id = str(uuid.uuid5(RUN_NAMESPACE, f"{run}:{rng.getrandbits(64)}"))
             result.events.append(
-                {"event_type": event_type, "event_id": event_id, "player_id": player.player_id,
-                 "session_id": session, "_host": player.host, **payload}
-            )  # fmt: skip
+                {
+                    "event_type": event_type,
+                    "event_id": event_id,
+                    "player_id": player.player_id,
+                    "session_id": session,
+                    "_host": player.host,
+                    **payload,
+                }
+            )
 
         emit("default")
         if player.guild and player.player_id not in joined and rng.random() < 0.5:

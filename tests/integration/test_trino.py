@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from gamepipe import query
 from gamepipe.config import Settings
+from gamepipe.errors import QueryRefused
 
 pytestmark = pytest.mark.stack
 
@@ -24,26 +27,11 @@ def test_catalog_hive_schema_default(stack: Settings) -> None:
 
 
 def test_the_fetched_trino_cli_runs_the_seed_session(stack: Settings) -> None:
-    """The seed ran `presto --server ... --catalog hive --schema default`; so can we."""
-    cli = stack.var / "jvm" / "trino" / "trino-cli.jar"
+    """The seed ran `presto --server ... --catalog hive --schema default`; `gamepipe trino`
+    runs Trino's own CLI so, on the Java 25 the stack runs Trino on."""
+    gamepipe = Path(sys.executable).parent / "gamepipe"
     result = subprocess.run(
-        [
-            f"{stack.trino.java_home}/bin/java",
-            "-jar",
-            str(cli),
-            "--server",
-            f"http://{stack.trino.host}:{stack.trino.port}",
-            "--catalog",
-            "hive",
-            "--schema",
-            "default",
-            "--execute",
-            "show tables",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [str(gamepipe), "trino", "--execute", "show tables"], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
     tables = set(result.stdout.replace('"', "").split())
@@ -51,5 +39,5 @@ def test_the_fetched_trino_cli_runs_the_seed_session(stack: Settings) -> None:
 
 
 def test_a_bad_query_names_the_problem(stack: Settings) -> None:
-    with pytest.raises(query.QueryError, match="no_such_table"):
+    with pytest.raises(QueryRefused, match="no_such_table"):
         query.run(stack, "select * from no_such_table")

@@ -1,13 +1,25 @@
-"""Settings: derived paths follow the fields they come from."""
+"""Settings: derived paths follow the fields they come from; the environment and
+`gamepipe.toml` are read in that order; a child process gets exactly its parent's."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from gamepipe.config import load_settings
+from gamepipe.config import SETTINGS_FILE, load_settings
+from gamepipe.tables import Role, stream_tables
+
+
+@pytest.fixture(autouse=True)
+def clean_slate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No GAMEPIPE_* variable of the user's, and a working directory without gamepipe.toml."""
+    for name in os.environ:
+        if name.startswith("GAMEPIPE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
 
 
 def test_a_copy_with_another_var_dir_derives_its_own_paths(tmp_path: Path) -> None:
@@ -22,6 +34,8 @@ def test_stream_tables_are_routes_then_all_events_then_dead_letters() -> None:
     st = load_settings().stream
     assert st.tables == [*st.routes.values(), "events", "rejected_events"]
     assert st.model_copy(update={"rejected_table": None}).tables == [*st.routes.values(), "events"]
+    roles = [t.role for t in stream_tables(st)]
+    assert roles == [Role.ROUTED] * len(st.routes) + [Role.ALL_EVENTS, Role.REJECTED]
 
 
 def test_a_batch_limit_that_is_not_positive_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,3 +44,20 @@ def test_a_batch_limit_that_is_not_positive_is_refused_by_name(monkeypatch: pyte
         load_settings()
     monkeypatch.setenv("GAMEPIPE_STREAM__MAX_ROWS_PER_BATCH", "5000")
     assert load_settings().stream.max_rows_per_batch == 5000
+
+
+def test_the_environment_comes_before_the_toml_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "gamepipe.toml").write_text("[api]\nport = 7001\nworkers = 3\n")
+    assert (load_settings().api.port, load_settings().api.workers) == (7001, 3)
+    monkeypatch.setenv("GAMEPIPE_API__PORT", "7002")
+    assert (load_settings().api.port, load_settings().api.workers) == (7002, 3)
+
+
+def test_a_child_gets_exactly_the_settings_handed_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    parent = load_settings(var_dir=tmp_path / "var", api={"port": 7003})
+    env = parent.hand_down()
+    assert (Path(env[SETTINGS_FILE]).stat().st_mode & 0o777) == 0o600, "it may hold the catalog's password"
+    monkeypatch.setenv("GAMEPIPE_API__PORT", "9999")  # the child's own environment does not count
+    monkeypatch.setenv(SETTINGS_FILE, env[SETTINGS_FILE])
+    child = load_settings()
+    assert child == parent and child.api.port == 7003 and child.var == (tmp_path / "var").resolve()

@@ -6,10 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
-from gamepipe.api.app import SEED_ROUTES
 from gamepipe.api.openapi import build
 from gamepipe.config import load_settings
-from gamepipe.events import load_contract
+from gamepipe.events import SEED_ROUTES, load_contract
 from gamepipe.stream.transform import read_schema
 
 

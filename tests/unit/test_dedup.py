@@ -19,21 +19,24 @@ def records(*rows: tuple[int | None, int, int, int]) -> pa.Table:
     """Kafka records as the stream's key columns: (id, event time in s, partition,
     offset); id None is a rejected record. The key's two halves come from the id."""
     ids = [r[0] for r in rows]
-    return pa.table({
-        "kind": pa.array([None if i is None else "purchase_sword" for i in ids], pa.string()),
-        "hi": pa.array(ids, pa.int64()),
-        "lo": pa.array([None if i is None else -i for i in ids], pa.int64()),
-        "at": pa.array([None if r[0] is None else r[1] * SECOND for r in rows], pa.int64()),
-        "partition": pa.array([r[2] for r in rows], pa.int32()),
-        "offset": pa.array([r[3] for r in rows], pa.int64()),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "kind": pa.array([None if i is None else "purchase_sword" for i in ids], pa.string()),
+            "hi": pa.array(ids, pa.int64()),
+            "lo": pa.array([None if i is None else -i for i in ids], pa.int64()),
+            "at": pa.array([None if r[0] is None else r[1] * SECOND for r in rows], pa.int64()),
+            "partition": pa.array([r[2] for r in rows], pa.int32()),
+            "offset": pa.array([r[3] for r in rows], pa.int64()),
+        }
+    )
 
 
 def run(dedup: Dedup, batch_id: int, table: pa.Table) -> list[bool]:
     """One micro-batch through dedup, as the stream does it: check, then remember."""
     verdict = dedup.check(table)
     dedup.remember(batch_id, verdict)
-    return verdict.copy.tolist()
+    copies: list[bool] = verdict.copy.tolist()
+    return copies
 
 
 def test_the_first_copy_in_kafka_order_is_kept_within_a_batch(tmp_path: Path) -> None:

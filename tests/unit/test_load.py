@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gamepipe.load import SEED_PLAN, LoadError, parse_ab
-from gamepipe.load.ab import parse_once
+from gamepipe.errors import LoadError
+from gamepipe.load import SEED_PLAN, parse_ab
+from gamepipe.load.ab import ab_argv, parse_once
 
 DATA = Path(__file__).parent / "data"
 
@@ -62,3 +63,11 @@ def test_one_request_is_read_with_its_exact_status() -> None:
 def test_no_answer_at_all_has_no_status() -> None:
     refused = "Benchmarking 127.0.0.1 (be patient)...apr_socket_recv: Connection refused (111)\n"
     assert parse_once(refused).status is None
+
+
+def test_a_time_limit_does_not_cap_the_requests_asked_for() -> None:
+    # ab's -t sets the request count to 50,000; given first, the -n after it wins.
+    argv = ab_argv("http://127.0.0.1:5000/", 80_000, 4, seconds=30)
+    assert argv.index("-t") < argv.index("-n") and argv[argv.index("-n") + 1] == "80000"
+    post = ab_argv("http://h/v1/events", 1, body="b.json", headers={"Host": "x"}, verbose=True)
+    assert post[-1] == "http://h/v1/events" and post[-5:-1] == ["-p", "b.json", "-T", "application/json"]

@@ -30,9 +30,14 @@ def contract() -> Contract:
 
 def event(event_type: str, **fields: Any) -> dict[str, Any]:
     return {
-        "event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": 1,
-        "received_at": "2026-11-28T08:00:00.000Z", "is_synthetic": False, "host": "h", **fields,
-    }  # fmt: skip
+        "event_id": str(uuid.uuid4()),
+        "event_type": event_type,
+        "schema_version": 1,
+        "received_at": "2026-11-28T08:00:00.000Z",
+        "is_synthetic": False,
+        "host": "h",
+        **fields,
+    }
 
 
 def test_invalid_records_are_rejected_with_their_reason(spark: SparkSession, contract: Contract) -> None:
@@ -50,9 +55,15 @@ def test_invalid_records_are_rejected_with_their_reason(spark: SparkSession, con
     parsed = parse(kafka_rows(spark, values), contract)
     reasons = [r.reject_reason for r in parsed.orderBy("offset").collect()]
     assert reasons == [
-        None, "not_json", "unknown_event_type", "schema_mismatch", "unknown_schema_version", "missing_event_id",
-        "not_json", "not_json",
-    ]  # fmt: skip
+        None,
+        "not_json",
+        "unknown_event_type",
+        "schema_mismatch",
+        "unknown_schema_version",
+        "missing_event_id",
+        "not_json",
+        "not_json",
+    ]
 
     tables = Router(contract, load_settings().stream).outputs(parsed)
     dead = tables["rejected_events"].orderBy("offset").collect()
@@ -75,7 +86,8 @@ def test_duplicates_collapse_and_routing_keeps_table_columns(spark: SparkSession
     swords = tables["sword_purchases"]
     assert swords.columns == [name for name, _ in contract.table_columns("purchase_sword")]
     assert swords.count() == 1
-    assert swords.first().received_at is not None and swords.first().event_id == sword["event_id"]
+    first = swords.first()
+    assert first is not None and first.received_at is not None and first.event_id == sword["event_id"]
     everything = tables["events"]
     assert everything.columns == [name for name, _ in contract.table_columns(None)]
     assert sorted(r.event_type for r in everything.collect()) == ["join_guild", "purchase_sword"]

@@ -76,9 +76,16 @@ def test_accepted_client_times_become_the_same_instant_in_utc(contract: Contract
 
 @pytest.mark.parametrize(
     ("price", "rule"),
-    [(0.005, "multipleOf"), (12.345, "multipleOf"), (1e-7, "multipleOf"), (float("nan"), "finite"),
-     (float("inf"), "maximum"), (-0.01, "minimum"), (1_000_000.01, "maximum")],
-)  # fmt: skip
+    [
+        (0.005, "multipleOf"),
+        (12.345, "multipleOf"),
+        (1e-7, "multipleOf"),
+        (float("nan"), "finite"),
+        (float("inf"), "maximum"),
+        (-0.01, "minimum"),
+        (1_000_000.01, "maximum"),
+    ],
+)
 def test_prices_the_column_cannot_hold_are_refused(contract: Contract, price: float, rule: str) -> None:
     violation = contract.validate(event(price=price))
     assert violation is not None
@@ -94,9 +101,18 @@ def test_prices_in_cents_are_accepted(contract: Contract, price: float) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "accepted"),
-    [("12.50", Decimal("12.50")), ("12.500", Decimal("12.5")), ("nan", None), ("inf", None), ("1e3", None),
-     ("1_000", None), (" 5", None), ("0.005", "multipleOf"), ("1.0000000000000001", "multipleOf")],
-)  # fmt: skip
+    [
+        ("12.50", Decimal("12.50")),
+        ("12.500", Decimal("12.5")),
+        ("nan", None),
+        ("inf", None),
+        ("1e3", None),
+        ("1_000", None),
+        (" 5", None),
+        ("0.005", "multipleOf"),
+        ("1.0000000000000001", "multipleOf"),
+    ],
+)
 def test_query_string_prices_are_plain_decimals(contract: Contract, raw: str, accepted: object) -> None:
     fields, problem = contract.coerce_query("purchase_sword", {"price": raw})
     if accepted is None:

@@ -10,7 +10,7 @@ Reads settings: kafka.*, api.*, schemas_dir. Run by the stack (`gamepipe up`).
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -27,6 +27,9 @@ from gamepipe.api.metrics import RequestMetrics, metrics
 from gamepipe.api.producer import EventProducer, Producing
 from gamepipe.config import Settings, load_settings
 from gamepipe.events import SEED_ROUTES, load_contract
+from gamepipe.log import for_services
+
+log = logging.getLogger(__name__)
 
 
 def _ingest(request: Request) -> Ingest:
@@ -57,6 +60,12 @@ async def readyz(request: Request) -> Response:
     return errors.error(503, "(broker)", "unavailable", why, headers={"Retry-After": errors.RETRY_AFTER_S})
 
 
+def serve() -> Starlette:
+    """The app as the stack's server runs it (granian's factory): log lines for the service's log."""
+    for_services()
+    return create_app()
+
+
 def create_app(settings: Settings | None = None, new_producer: Callable[[], Producing] | None = None) -> Starlette:
     """The app; `new_producer` builds its Kafka producer (default: librdkafka's, from settings)."""
     settings = settings or load_settings()
@@ -77,7 +86,7 @@ def create_app(settings: Settings | None = None, new_producer: Callable[[], Prod
         finally:
             # The server has drained the requests in flight by now: flush what is queued.
             left = ingest.producer.close()
-            print(f"gamepipe api: shut down, producer flushed ({left} unflushed)", file=sys.stderr, flush=True)
+            log.info("shut down, producer flushed (%d unflushed)", left)
 
     async def openapi_json(_request: Request) -> Response:
         return JSONResponse(spec)

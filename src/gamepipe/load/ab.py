@@ -11,10 +11,9 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
-
-class LoadError(RuntimeError):
-    """`ab` is missing or could not run; the message says what to do."""
+from gamepipe.errors import LoadError
 
 
 @dataclass(frozen=True)
@@ -80,29 +79,57 @@ def parse_once(output: str) -> AbAnswer:
     return AbAnswer(int(match.group(1)) if match else None, float(mean.group(1)) if mean else None)
 
 
-def ab_once(url: str, headers: dict[str, str], body: str | None = None) -> AbAnswer:
-    """One request with `ab`, POSTing the file `body` if given; the exact status."""
-    argv = [ab_path(), "-q", "-v", "2", "-n", "1", "-c", "1"]
-    for name, value in headers.items():
+def ab_argv(
+    url: str,
+    requests: int,
+    concurrency: int = 1,
+    headers: dict[str, str] | None = None,
+    body: Path | str | None = None,
+    seconds: float | None = None,
+    verbose: bool = False,
+) -> list[str]:
+    """The `ab` command line, the one place it is built: `requests` at `concurrency`
+    (stopping after `seconds` if given, whichever comes first), POSTing the JSON file
+    `body` if given; `verbose` (`-v 2`) prints the answers' headers (`parse_once`)."""
+    argv = ["ab", "-q"]
+    if seconds:  # before -n: `-t` also sets the request count to 50,000, and the later option wins
+        argv += ["-t", str(seconds)]
+    argv += ["-n", str(requests), "-c", str(concurrency)]
+    if verbose:
+        argv += ["-v", "2"]
+    for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
     if body:
-        argv += ["-p", body, "-T", "application/json"]
-    result = subprocess.run([*argv, url], capture_output=True, text=True, errors="replace", check=False)
+        argv += ["-p", str(body), "-T", "application/json"]
+    return [*argv, url]
+
+
+def ab_once(url: str, headers: dict[str, str], body: Path | str | None = None) -> AbAnswer:
+    """One request with `ab`, POSTing the file `body` if given; the exact status."""
+    ab_path()  # says what to do when `ab` is missing
+    argv = ab_argv(url, 1, headers=headers, body=body, verbose=True)
+    result = subprocess.run(argv, capture_output=True, text=True, errors="replace", check=False)
     return parse_once(result.stdout)
 
 
 def ab_path() -> str:
     path = shutil.which("ab")
     if path is None:
-        raise LoadError("Apache Bench (`ab`) not found; run `make setup` (installs Debian's apache2-utils)")
+        raise LoadError("Apache Bench (`ab`) not found", "run `make setup` (installs Debian's apache2-utils)")
     return path
 
 
-def run_ab(url: str, requests: int, concurrency: int = 1, headers: dict[str, str] | None = None) -> AbStats:
-    argv = [ab_path(), "-q", "-n", str(requests), "-c", str(concurrency)]
-    for name, value in (headers or {}).items():
-        argv += ["-H", f"{name}: {value}"]
-    argv.append(url)
+def run_ab(
+    url: str,
+    requests: int,
+    concurrency: int = 1,
+    headers: dict[str, str] | None = None,
+    body: Path | str | None = None,
+    seconds: float | None = None,
+) -> AbStats:
+    """One `ab` run (see `ab_argv`) and its summary."""
+    ab_path()  # says what to do when `ab` is missing
+    argv = ab_argv(url, requests, concurrency, headers, body, seconds)
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0 and "Complete requests" not in result.stdout:
         raise LoadError(f"`ab` failed against {url}: {result.stderr.strip() or result.stdout[-500:]}")

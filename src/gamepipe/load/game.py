@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import random
-import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -36,7 +35,9 @@ from urllib.parse import urlencode
 
 from gamepipe.config import Settings
 from gamepipe.load.ab import ab_once
+from gamepipe.manifest import MANIFEST, Faults, Latency, Manifest, Requests, run_dir
 from gamepipe.simulate import Plan, plan
+from gamepipe.stats import percentile
 
 BATCH = 100
 GET_SHARE = 0.05  # of the events, sent as the seed's GET visits (at most MAX_GETS)
@@ -46,6 +47,9 @@ LATE_BY = timedelta(days=3)
 RETRY_ON = frozenset({503, None})
 RETRY_WAIT_S = 2.0  # the API's Retry-After
 RETRY_FOR_S = 120.0
+
+# Called as requests are answered: (events sent so far, answered as planned, not).
+ProgressHook = Callable[[int, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -155,15 +159,15 @@ def run_game(
     events: int,
     concurrency: int,
     faults: int,
-    progress: Callable[[int, int, int], None] | None = None,
+    progress: ProgressHook | None = None,
     spread_over_s: float | None = None,
-) -> dict[str, Any]:
+) -> Manifest:
     """Plan, send, write the manifest; returns it. `progress(events_sent, answered_ok, errors)`.
     With `spread_over_s` the requests start evenly over that many seconds (steady load)."""
     rid = run_id(seed)
-    run_dir = settings.var / "runs" / rid
+    the_run = run_dir(settings, rid)
     the_plan = plan(seed, players, events, run_id=rid)
-    calls = make_calls(the_plan, run_dir, faults)
+    calls = make_calls(the_plan, the_run, faults)
     random.Random(seed).shuffle(calls)  # noqa: S311 - visits, batches and faults interleaved
     answers: list[Answer] = []
     sent = errors = 0
@@ -185,61 +189,46 @@ def run_game(
                 progress(sent, len(answers) - errors, errors)
     elapsed = time.monotonic() - started
     manifest = _manifest(the_plan, calls, answers, elapsed, faults, concurrency)
-    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    manifest.save(the_run / MANIFEST)
     return manifest
 
 
 def _manifest(
     the_plan: Plan, calls: list[Call], answers: list[Answer], elapsed: float, faults: int, concurrency: int
-) -> dict[str, Any]:
+) -> Manifest:
     by_kind: Counter[str] = Counter(c.kind for c in calls)
     unexpected = Counter(a.call.kind for a in answers if not a.ok)
     by_status = Counter(str(a.status) for a in answers)
     latencies = sorted(a.latency_ms for a in answers if a.latency_ms is not None)
-    accepted_events = sum(a.call.events for a in answers if a.status_2xx and a.call.kind in ("visit", "batch"))
-    return {
-        "run_id": the_plan.run_id,
-        "scenario": "game",
-        "seed": the_plan.seed,
-        "players": len(the_plan.players),
-        "concurrency": concurrency,
-        "truth": the_plan.truth(),
-        "faults": {
-            "malformed_bodies": faults,
-            "oversize_events": faults,
-            "duplicate_event_ids": faults,
-            "late_client_ts": faults,
-        },
-        "requests": {
-            "sent": len(calls),
-            "by_kind": dict(by_kind),
-            "answered_as_expected": len(answers) - sum(unexpected.values()),
-            "unexpected_by_kind": dict(unexpected),
-            "2xx": sum(1 for a in answers if a.status_2xx),
-            "non_2xx": sum(1 for a in answers if not a.status_2xx),
-            "by_status": dict(sorted(by_status.items())),  # the last answer of each ("None": no answer)
-            "retried": sum(1 for a in answers if a.attempts > 1),
-            "attempts": sum(a.attempts for a in answers),
-        },
-        "accepted_events": accepted_events,
-        "elapsed_s": round(elapsed, 2),
-        "requests_per_s": round(len(calls) / elapsed, 1) if elapsed else None,
-        "events_per_s": round(accepted_events / elapsed, 1) if elapsed else None,
-        "latency_ms": {
-            "p50": _pct(latencies, 50),
-            "p95": _pct(latencies, 95),
-            "p99": _pct(latencies, 99),
-            "max": latencies[-1] if latencies else None,
-            "note": "per request, its last attempt (ab -n 1)",
-        },
-        "calls_sample": [asdict(c) for c in calls[:3]],
-        "finished_at": time.time(),
-    }
-
-
-def _pct(values: list[float], p: int) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return round(float(values[0]), 1)
-    return round(float(statistics.quantiles(values, n=100, method="inclusive")[p - 1]), 1)
+    return Manifest.of(
+        run_id=the_plan.run_id,
+        scenario="game",
+        seed=the_plan.seed,
+        players=len(the_plan.players),
+        concurrency=concurrency,
+        truth=the_plan.truth(),
+        faults=Faults(
+            malformed_bodies=faults, oversize_events=faults, duplicate_event_ids=faults, late_client_ts=faults
+        ),
+        requests=Requests(
+            sent=len(calls),
+            by_kind=dict(by_kind),
+            answered_as_expected=len(answers) - sum(unexpected.values()),
+            unexpected_by_kind=dict(unexpected),
+            ok=sum(1 for a in answers if a.status_2xx),
+            non_2xx=sum(1 for a in answers if not a.status_2xx),
+            by_status=dict(sorted(by_status.items())),
+            retried=sum(1 for a in answers if a.attempts > 1),
+            attempts=sum(a.attempts for a in answers),
+        ),
+        accepted_events=sum(a.call.events for a in answers if a.status_2xx and a.call.kind in ("visit", "batch")),
+        elapsed_s=elapsed,
+        latency_ms=Latency(
+            p50=percentile(latencies, 50),
+            p95=percentile(latencies, 95),
+            p99=percentile(latencies, 99),
+            max=latencies[-1] if latencies else None,
+            note="per request, its last attempt (ab -n 1)",
+        ),
+        calls_sample=[asdict(c) for c in calls[:3]],
+    )

@@ -6,8 +6,8 @@ Six `ab -n 10` runs from two hosts, GET on the seed's routes. Out: the runs made
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from gamepipe.config import Settings
@@ -15,6 +15,8 @@ from gamepipe.events import SEED_ROUTES
 from gamepipe.load.ab import AbStats, run_ab
 
 # route path -> event type it logs
+log = logging.getLogger(__name__)
+
 ROUTE_EVENT = {path: event_type for path, (event_type, _text) in SEED_ROUTES.items()}
 
 # The seed's generate_data.sh, one pass: (Host header, route), each `ab -n 10`.
@@ -41,16 +43,14 @@ class AbRun:
         return ROUTE_EVENT[self.route]
 
 
-def run_seed(settings: Settings, say: Callable[[str], None] = print) -> list[AbRun]:
+def run_seed(settings: Settings) -> list[AbRun]:
     base = f"http://{settings.api.host}:{settings.api.port}"
     runs = []
     for host, route in SEED_PLAN:
         stats = run_ab(base + route, SEED_REQUESTS, headers={"Host": host})
         run = AbRun(host, route, SEED_REQUESTS, stats)
-        say(
-            f"  ab -n {SEED_REQUESTS} -H 'Host: {host}' {route:<18} -> {stats.ok} x 2xx, "
-            f"{stats.non_2xx} non-2xx, {stats.failed} failed"
-        )
+        outcome = f"{stats.ok} x 2xx, {stats.non_2xx} non-2xx, {stats.failed} failed"
+        log.info("  ab -n %d -H 'Host: %s' %-18s -> %s", SEED_REQUESTS, host, route, outcome)
         runs.append(run)
     return runs
 

@@ -1,32 +1,26 @@
 """Our own processes in the stack: the ingestion API and the streaming job.
 
-Both run from this checkout's virtual env with `var/` as working directory; settings
-reach them through the environment (GAMEPIPE_CONFIG names the toml file, if any).
+Both run from this checkout's virtual env with `var/` as working directory, with exactly
+the settings the stack was started with (`Settings.hand_down`).
 Reads settings: api.*, stream.*.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
-import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
+from gamepipe.config import Settings
 from gamepipe.stack.base import Launch, Service
+from gamepipe.stream.status import StreamStatus
 
 
-def app_env(settings_root: Path, var: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["GAMEPIPE_VAR_DIR"] = str(var)
-    config = Path(os.environ.get("GAMEPIPE_CONFIG", settings_root / "gamepipe.toml")).resolve()
-    if config.exists():
-        env["GAMEPIPE_CONFIG"] = str(config)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
+def app_env(settings: Settings) -> dict[str, str]:
+    """The environment of a service of ours: this one's, and exactly the stack's settings."""
+    return {**os.environ, **settings.hand_down(), "PYTHONUNBUFFERED": "1"}
 
 
 def server_argv(host: str, port: int, workers: int, working_dir: Path) -> list[str]:
@@ -41,7 +35,7 @@ def server_argv(host: str, port: int, workers: int, working_dir: Path) -> list[s
         # process itself is supervisord's to restart.
         "--respawn-failed-workers", "--respawn-interval", "1",
         "--working-dir", str(working_dir),
-        "gamepipe.api.app:create_app",
+        "gamepipe.api.app:serve",
     ]  # fmt: skip
 
 
@@ -62,7 +56,7 @@ class Api(Service):
     def launch(self) -> Launch:
         a = self.settings.api
         argv = server_argv(a.host, a.port, a.workers, self.settings.var)
-        env = app_env(self.settings.root, self.settings.var)
+        env = app_env(self.settings)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
         return Launch(argv, env, self.settings.var)
 
@@ -94,27 +88,20 @@ class Stream(Service):
 
     def launch(self) -> Launch:
         argv = [sys.executable, "-m", "gamepipe.stream", "--var", str(self.settings.var)]
-        env = app_env(self.settings.root, self.settings.var)
+        env = app_env(self.settings)
         env["SPARK_LOCAL_IP"] = "127.0.0.1"
-        # glibc gives each thread that allocates its own 64 MB arena, up to 8 per core; the
-        # JVM's ~250 threads and RocksDB's native allocations filled 23 of them (930 MB
-        # resident at rest, pmap). Two arenas hold the same allocations (docs/decisions.md).
+        # glibc gives each allocating thread a 64 MB arena of its own, up to 8 per core: 23
+        # of them, 930 MB resident at rest, were measured; two hold the same (docs/decisions.md).
         env["MALLOC_ARENA_MAX"] = "2"
         return Launch(argv, env, self.settings.var)
 
-    def status(self) -> dict[str, Any] | None:
-        try:
-            data: dict[str, Any] = json.loads(self.status_path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
-        return data
+    def status(self) -> StreamStatus | None:
+        return StreamStatus.read(self.status_path)
 
     def healthy(self) -> bool:
-        """Ready once the job has written a status listing every query as active."""
+        """Ready once the job says its query is active, in a status written < 30 s ago."""
         status = self.status()
-        if not status:
-            return False
-        return bool(status.get("ready")) and time.time() - float(str(status.get("updated", 0))) < 30
+        return status is not None and status.ready and status.age_s() < 30
 
     def describe(self) -> str:
         st = self.settings.stream

@@ -20,11 +20,10 @@ from pathlib import Path
 import psutil
 
 from gamepipe.config import Settings
+from gamepipe.errors import StackError
 from gamepipe.stack.supervisor import Program, ProgramState, Supervisor
 
-
-class StackError(RuntimeError):
-    """A service could not be started or stopped; the message says which and where to look."""
+__all__ = ["Launch", "Service", "StackError", "free_port", "java_env", "stop_group", "tail"]
 
 
 @dataclass(frozen=True)
@@ -88,10 +87,15 @@ class Service:
         self.prepare()  # here too, so a configuration error is said at once, not in the log
         spec = self.launch()
         program = Program(
-            name=self.name, argv=list(spec.argv), env=spec.env, cwd=str(spec.cwd),
-            settings=self.settings.model_dump(mode="json", by_alias=True), startsecs=self.startsecs,
-            stop_signal=self.stop_signal, stop_wait_s=int(self.stop_timeout_s),
-        )  # fmt: skip
+            name=self.name,
+            argv=list(spec.argv),
+            env=spec.env,
+            cwd=str(spec.cwd),
+            settings=self.settings.model_dump(mode="json", by_alias=True),
+            startsecs=self.startsecs,
+            stop_signal=self.stop_signal,
+            stop_wait_s=int(self.stop_timeout_s),
+        )
         return self.supervisor.start(program)
 
     def wait_healthy(self, progress: Callable[[str], None] | None = None) -> None:

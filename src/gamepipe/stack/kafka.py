@@ -13,7 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from gamepipe.stack.base import Launch, Service, StackError, java_env
+from gamepipe.errors import SetupError, StackError
+from gamepipe.stack.base import Launch, Service, java_env
 
 LOG4J2 = """\
 status = warn
@@ -54,7 +55,7 @@ class Kafka(Service):
     def classpath(self) -> str:
         jars = self.settings.var / "jvm" / "kafka"
         if not any(jars.glob("kafka_*.jar")):
-            raise StackError(f"Kafka jars missing in {jars}; run `make setup` (Maven fetch)")
+            raise SetupError(f"Kafka jars missing in {jars}", "run `make setup` (Maven fetch)")
         return f"{jars}/*"
 
     def server_properties(self) -> str:

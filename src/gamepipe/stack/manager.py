@@ -10,7 +10,7 @@ every service in reverse order, then supervisord, and leaves no process.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 from dataclasses import dataclass
 
 from gamepipe.config import Settings
@@ -21,6 +21,8 @@ from gamepipe.stack.kafka import Kafka
 from gamepipe.stack.postgres import Postgres
 from gamepipe.stack.supervisor import Supervisor, stack_orphans
 from gamepipe.stack.trino import Trino
+
+log = logging.getLogger(__name__)
 
 
 def services(settings: Settings) -> list[Service]:
@@ -43,42 +45,39 @@ class ServiceState:
     restarts: restarts.Restarts
 
 
-def up(settings: Settings, say: Callable[[str], None] = print) -> None:
+def up(settings: Settings) -> None:
     all_services = services(settings)
     foundation = [s for s in all_services if s.name in FOUNDATION]
     rest = [s for s in all_services if s.name not in FOUNDATION]
     for svc in foundation:
-        _start_and_wait([svc], say)
-    _start_and_wait(rest, say)
+        _start_and_wait([svc])
+    _start_and_wait(rest)
 
 
-def _start_and_wait(group: list[Service], say: Callable[[str], None]) -> None:
+def _start_and_wait(group: list[Service]) -> None:
     started = []
     for svc in group:
         already = svc.pid()
         pid = svc.start()
         started.append(svc)
-        say(f"  {svc.name:<9} {'already running' if already else 'started'} (pid {pid})")
+        log.info("  %-9s %s (pid %s)", svc.name, "already running" if already else "started", pid)
     for svc in started:
         svc.wait_healthy()
         svc.after_start()
-        say(f"  {svc.name:<9} healthy   {svc.describe()}")
+        log.info("  %-9s healthy   %s", svc.name, svc.describe())
 
 
-def down(settings: Settings, say: Callable[[str], None] = print) -> None:
+def down(settings: Settings) -> None:
     supervisor = Supervisor(settings)
     if not supervisor.running():
         left = stack_orphans(settings.var)
         if left:  # supervisord itself was killed: its services run on without it
             supervisor.ensure()  # which stops them first
-            say(f"  stopped {len(left)} process(es) left running without their supervisor")
+            log.info("  stopped %d process(es) left running without their supervisor", len(left))
     for svc in reversed(services(settings)):
-        if svc.stop():
-            say(f"  {svc.name:<9} stopped")
-        else:
-            say(f"  {svc.name:<9} not running")
+        log.info("  %-9s %s", svc.name, "stopped" if svc.stop() else "not running")
     if supervisor.shutdown():
-        say("  supervisord stopped")
+        log.info("  supervisord stopped")
 
 
 def status(settings: Settings) -> list[ServiceState]:
@@ -89,9 +88,17 @@ def status(settings: Settings) -> list[ServiceState]:
         pid = svc.pid()
         healthy = pid is not None and svc.healthy()
         states.append(
-            ServiceState(svc.name, pid, healthy, svc.describe(), str(svc.log_path), state.state if state else "DOWN",
-                         state.started if state else None, restarts.summary(records, svc.name))
-        )  # fmt: skip
+            ServiceState(
+                svc.name,
+                pid,
+                healthy,
+                svc.describe(),
+                str(svc.log_path),
+                state.state if state else "DOWN",
+                state.started if state else None,
+                restarts.summary(records, svc.name),
+            )
+        )
     return states
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -33,6 +34,9 @@ from typing import Any
 import psutil
 
 from gamepipe.config import Settings
+from gamepipe.errors import StackError
+
+log = logging.getLogger(__name__)
 
 STACK_MARKER = "GAMEPIPE_STACK"
 START_RETRIES = 100  # linear backoff: the 100th try comes ~80 min after the first
@@ -46,10 +50,6 @@ RUNNING_STATES = frozenset({"STARTING", "RUNNING"})
 # The supervisord processes this Python process started, so they are reaped (no zombie)
 # when a long-lived caller, such as the test session, shuts them down.
 _DAEMONS: dict[int, subprocess.Popen[bytes]] = {}
-
-
-class SupervisorError(RuntimeError):
-    """supervisord could not be started or asked; the message says where to look."""
 
 
 @dataclass(frozen=True)
@@ -139,16 +139,14 @@ class Supervisor:
         if pid is not None:
             if self._answers(timeout_s=10):
                 return
-            print(f"gamepipe: supervisord (pid {pid}) runs but has not answered on {self.socket} for 10 s: "
-                  "stopping it", file=sys.stderr, flush=True)  # fmt: skip
+            log.warning("supervisord (pid %d) runs but has not answered on %s for 10 s: stopping it", pid, self.socket)
             for hung in self._daemons():
                 _end_group(hung.pid)
         orphans = stack_orphans(self.var)
         for proc in orphans:
             _end_group(proc.pid)
         if orphans:
-            print(f"gamepipe: stopped {len(orphans)} process(es) left by an earlier stack in {self.var}",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            log.warning("stopped %d process(es) left by an earlier stack in %s", len(orphans), self.var)
         for directory in {self.home, self.socket.parent}:
             directory.mkdir(parents=True, exist_ok=True)
             directory.chmod(0o700)
@@ -158,17 +156,21 @@ class Supervisor:
         self.socket.unlink(missing_ok=True)
         self.conf.write_text(self._daemon_conf())
         # Its own log is `logfile`; what it prints before that is set up goes here.
-        with open(self.log_dir / "supervisord.out", "ab") as log:
+        with open(self.log_dir / "supervisord.out", "ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(self.conf)],
-                cwd=self.var, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                cwd=self.var,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         _DAEMONS[proc.pid] = proc
         write_pid(self.pid_file, proc.pid)
         deadline = time.monotonic() + 20
         while not self.running():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise SupervisorError(f"supervisord did not start; see {self.log_dir / 'supervisord.out'}")
+                raise StackError(f"supervisord did not start; see {self.log_dir / 'supervisord.out'}")
             time.sleep(0.1)
 
     def shutdown(self, timeout_s: float = 120) -> bool:
@@ -203,9 +205,17 @@ class Supervisor:
         if state is not None and state.state == "BACKOFF":  # between two failed tries: start it afresh
             self.stop(program.name)
         spec = self.home / "programs" / f"{program.name}.json"
-        spec.write_text(json.dumps({"name": program.name, "argv": program.argv, "cwd": program.cwd,
-                                    "env": {**program.env, STACK_MARKER: str(self.var)},
-                                    "settings": program.settings}))  # fmt: skip
+        spec.write_text(
+            json.dumps(
+                {
+                    "name": program.name,
+                    "argv": program.argv,
+                    "cwd": program.cwd,
+                    "env": {**program.env, STACK_MARKER: str(self.var)},
+                    "settings": program.settings,
+                }
+            )
+        )
         spec.chmod(0o600)  # the environment may hold a password
         conf = self.home / "programs" / f"{program.name}.conf"
         text = self._program_conf(program, spec)
@@ -220,7 +230,7 @@ class Supervisor:
             rpc.startProcess(program.name, False)
         except xmlrpc.client.Fault as fault:
             if "ALREADY_STARTED" not in fault.faultString:
-                raise SupervisorError(f"supervisord could not start {program.name}: {fault.faultString}") from None
+                raise StackError(f"supervisord could not start {program.name}: {fault.faultString}") from None
         state = self.state(program.name)
         return state.pid if state else None
 
@@ -235,7 +245,7 @@ class Supervisor:
             self._rpc().supervisor.stopProcess(name, True)
         except xmlrpc.client.Fault as fault:
             if "NOT_RUNNING" not in fault.faultString:
-                raise SupervisorError(f"supervisord could not stop {name}: {fault.faultString}") from None
+                raise StackError(f"supervisord could not stop {name}: {fault.faultString}") from None
         return True
 
     def state(self, name: str) -> ProgramState | None:

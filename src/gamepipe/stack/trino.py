@@ -1,4 +1,4 @@
-"""Trino, one node (coordinator that also runs tasks), on Temurin 25.
+"""Trino, one node (coordinator that also runs tasks), on Java 25 (stack/setup.py `java25_home`).
 
 Its `etc/` is generated under `var/trino/etc`: a catalog named `hive` (so the seed's
 `--catalog hive --schema default` session works unchanged) using the Iceberg
@@ -14,7 +14,9 @@ import urllib.request
 from pathlib import Path
 
 from gamepipe import query
-from gamepipe.stack.base import Launch, Service, StackError, java_env
+from gamepipe.errors import ConfigError, QueryError, SetupError
+from gamepipe.stack.base import Launch, Service, java_env
+from gamepipe.stack.setup import java25_home
 
 
 class Trino(Service):
@@ -30,14 +32,14 @@ class Trino(Service):
     def install(self) -> Path:
         found = sorted((self.settings.var / "jvm" / "trino").glob("trino-server-*"))
         if not found:
-            raise StackError("Trino server missing under var/jvm/trino; run `make setup` (Maven fetch)")
+            raise SetupError("Trino server missing under var/jvm/trino", "run `make setup` (Maven fetch)")
         return found[-1]
 
     def catalog_properties(self) -> str:
         s = self.settings
         c = s.catalog
         if c.type != "jdbc":
-            raise StackError(f"catalog.type={c.type!r}: the local stack runs the jdbc catalog only")
+            raise ConfigError(f"catalog.type={c.type!r}: the local stack runs the jdbc catalog only")
         return "\n".join(
             [
                 "connector.name=iceberg",
@@ -85,12 +87,9 @@ class Trino(Service):
                 [
                     "coordinator=true",
                     "node-scheduler.include-coordinator=true",
-                    # With static catalogs Trino schedules a table's splits only on nodes
-                    # whose announcement lists the catalog, and it learns that up to 5 s
-                    # after it starts: queries in between fail with NO_NODES_AVAILABLE
-                    # (seen in a cold `make demo`). Dynamic catalog management takes every
-                    # catalog to be on every node. The catalog file is still ours,
-                    # written at each start.
+                    # Every catalog on every node from the start: with static catalogs
+                    # the first seconds' queries fail with NO_NODES_AVAILABLE
+                    # (docs/decisions.md). The catalog file is still ours, written at start.
                     "catalog.management=dynamic",
                     f"http-server.http.port={t.port}",
                     f"discovery.uri=http://{t.host}:{t.port}",
@@ -106,14 +105,13 @@ class Trino(Service):
         catalog_file.chmod(0o600)  # holds the catalog database password
 
     def launch(self) -> Launch:
-        t = self.settings.trino
         argv = [
             str(self.install / "bin" / "launcher"),
             "run",
             f"--etc-dir={self.home / 'etc'}",
             f"--data-dir={self.home / 'data'}",
         ]
-        return Launch(argv, java_env(t.java_home), self.home)
+        return Launch(argv, java_env(str(java25_home(self.settings))), self.home)
 
     def healthy(self) -> bool:
         t = self.settings.trino
@@ -129,7 +127,7 @@ class Trino(Service):
         # runs is the check.
         try:
             query.run(self.settings, "select 1")
-        except (query.QueryError, OSError):
+        except (QueryError, OSError):
             return False
         return True
 

@@ -9,13 +9,14 @@ status`. Reads settings: kafka.*, trino.*, stream.*.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
 
 from gamepipe import query
 from gamepipe.config import Settings
+from gamepipe.errors import QueryError
+from gamepipe.stream.status import StreamStatus
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class TableHealth:
     batch: int | None
     last_commit: str | None
     rows_per_s: float | None
-    lag: int | None  # records in Kafka not yet processed by this table's query
+    lag: int | None  # records in Kafka the stream has not processed yet
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
@@ -45,8 +46,15 @@ def oldest_waiting(bootstrap: str, topic: str, done: dict[int, int], ends: dict[
     waiting = [TopicPartition(topic, p, done.get(p, 0)) for p, end in ends.items() if end > done.get(p, 0)]
     if not waiting:
         return None
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "gamepipe-monitor", "log_level": 0,
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "gamepipe-monitor",
+            "log_level": 0,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         consumer.assign(waiting)
         stamps: list[float] = []
@@ -61,9 +69,16 @@ def oldest_waiting(bootstrap: str, topic: str, done: dict[int, int], ends: dict[
         consumer.close()
 
 
+class StreamState(StrEnum):
+    KEEPING_UP = "keeping up"
+    BEHIND = "behind"
+    STALLED = "stalled"
+    NOT_REPORTING = "not reporting"
+
+
 @dataclass(frozen=True)
 class Verdict:
-    state: str  # keeping up | behind | stalled | not reporting
+    state: StreamState
     warnings: tuple[str, ...]
 
 
@@ -86,23 +101,14 @@ def verdict(
             f"after {retention_s / 3600:.0f} h: unless the stream catches up they will never reach the tables"
         )
     if status_age_s > 30:
-        return Verdict("not reporting", (f"status.json is {status_age_s:.0f} s old", *warnings))
+        return Verdict(StreamState.NOT_REPORTING, (f"status.json is {status_age_s:.0f} s old", *warnings))
     if not lag:
-        return Verdict("keeping up", tuple(warnings))
+        return Verdict(StreamState.KEEPING_UP, tuple(warnings))
     idle = newest_commit_age_s if newest_commit_age_s is not None else running_s
     if idle > stalled_after_s:
         stalled = f"{lag:,} records wait in Kafka and no table got a commit for {idle:.0f} s"
-        return Verdict("stalled", (stalled, *warnings))
-    return Verdict("behind", tuple(warnings))
-
-
-def processed_offsets(offsets: Any, topic: str) -> dict[int, int]:
-    """The query's end offsets from Spark's progress: {"events": {"0": 12, "1": 30}}."""
-    if isinstance(offsets, str):
-        offsets = json.loads(offsets)
-    if not isinstance(offsets, dict):
-        return {}
-    return {int(p): int(o) for p, o in offsets.get(topic, {}).items()}
+        return Verdict(StreamState.STALLED, (stalled, *warnings))
+    return Verdict(StreamState.BEHIND, tuple(warnings))
 
 
 def lag(ends: dict[int, int], done: dict[int, int]) -> int:
@@ -112,52 +118,41 @@ def lag(ends: dict[int, int], done: dict[int, int]) -> int:
 def last_commit(settings: Settings, table: str) -> str | None:
     try:
         result = query.run(settings, f'select max(committed_at) from "{table}$snapshots"')
-    except query.QueryError:
+    except QueryError:
         return None
     value = result.scalar()
     return None if value is None else str(value)
 
 
-def stream_verdict(settings: Settings, status: dict[str, Any], tables: list[TableHealth]) -> Verdict:
+def stream_verdict(settings: Settings, status: StreamStatus, tables: list[TableHealth]) -> Verdict:
     """The `Verdict` from the job's status and what Kafka holds."""
     now = time.time()
     topic = settings.kafka.topic
-    commits = [t.get("last_commit") for t in status.get("tables", {}).values() if t.get("last_commit")]
+    commits = [t.last_commit for t in status.tables.values() if t.last_commit]
     lags = [t.lag for t in tables if t.lag is not None]
-    per_table: list[dict[str, Any]] = list(status.get("tables", {}).values())
-    done = processed_offsets(per_table[0].get("offsets") if per_table else None, topic)
     try:
         ends = end_offsets(settings.kafka.bootstrap, topic)
-        oldest = oldest_waiting(settings.kafka.bootstrap, topic, done, ends) if done else None
+        oldest = oldest_waiting(settings.kafka.bootstrap, topic, status.offsets, ends) if status.offsets else None
     except Exception:  # noqa: BLE001 - Kafka down: judge without it
         oldest = None
     return verdict(
         lag=max(lags) if lags else None,
         newest_commit_age_s=now - max(commits) if commits else None,
-        running_s=now - float(status.get("started") or now),
-        status_age_s=now - float(status.get("updated") or 0),
+        running_s=now - status.started,
+        status_age_s=status.age_s(),
         oldest_waiting_age_s=None if oldest is None else now - oldest,
         stalled_after_s=settings.stream.stalled_after_s,
         retention_s=settings.kafka.retention_hours * 3600,
     )
 
 
-def health(settings: Settings, status: dict[str, Any]) -> list[TableHealth]:
-    topic = settings.kafka.topic
+def health(settings: Settings, status: StreamStatus) -> list[TableHealth]:
     try:
-        ends: dict[int, int] | None = end_offsets(settings.kafka.bootstrap, topic)
+        ends: dict[int, int] | None = end_offsets(settings.kafka.bootstrap, settings.kafka.topic)
     except Exception:  # noqa: BLE001 - Kafka down: show the rest without lag
         ends = None
-    out = []
-    for table, t in status.get("tables", {}).items():
-        done = processed_offsets(t.get("offsets"), topic)
-        out.append(
-            TableHealth(
-                table=table,
-                batch=t.get("batch"),
-                last_commit=last_commit(settings, table),
-                rows_per_s=t.get("rows_per_s"),
-                lag=None if ends is None or not done else lag(ends, done),
-            )
-        )
-    return out
+    stream_lag = None if ends is None or not status.offsets else lag(ends, status.offsets)
+    return [
+        TableHealth(table, status.batch, last_commit(settings, table), t.rows_per_s, stream_lag)
+        for table, t in status.tables.items()
+    ]

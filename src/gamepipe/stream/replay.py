@@ -15,21 +15,21 @@ Reads settings: kafka.*, catalog.*, stream.*.
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from pyspark.sql import SparkSession
 
 from gamepipe.config import Settings
+from gamepipe.errors import ReplayError
 from gamepipe.events import Contract
-from gamepipe.stream.job import create_table, table_name, tables
+from gamepipe.stream.catalog import create_table, table_name
 from gamepipe.stream.transform import Router, deduplicate, parse
+from gamepipe.tables import stream_tables
 
-
-class ReplayError(ValueError):
-    """A replay asked for something that cannot be done; the message says what to change."""
+log = logging.getLogger(__name__)
 
 
 OFFSETS_EXAMPLE = '{"events": {"0": 120, "1": 98}}'
@@ -77,11 +77,10 @@ def replay(
     end: Position,
     suffix: str,
     replace: bool = False,
-    say: Callable[[str], None] = lambda _: None,
 ) -> dict[str, int]:
     """Rebuild `chosen` tables into `<table><suffix>`; returns rows written per new table.
-    `say` gets a line at each step (records read, each table begun and written)."""
-    layout = {table: (columns, day) for table, columns, day in tables(settings, contract)}
+    Logs each step (records read, each table begun and written)."""
+    layout = {t.name: t for t in stream_tables(settings.stream)}
     unknown = [t for t in chosen if t not in layout]
     if unknown:
         raise ReplayError(f"unknown table(s) {unknown}; the stream writes {list(layout)}")
@@ -107,19 +106,18 @@ def replay(
     written = {}
     try:
         began = time.monotonic()
-        say(f"read {rows.count():,} records from {settings.kafka.topic} (copies left out) "
-            f"in {time.monotonic() - began:.0f} s")  # fmt: skip
+        read, took = rows.count(), time.monotonic() - began
+        log.info("read %s records from %s (copies left out) in %.0f s", f"{read:,}", settings.kafka.topic, took)
         frames = Router(contract, settings.stream).outputs(rows)
         for table, target in targets.items():
             began = time.monotonic()
-            say(f"writing {target} ...")
+            log.info("writing %s ...", target)
             if replace:
                 spark.sql(f"DROP TABLE IF EXISTS {target} PURGE")
-            columns, day_column = layout[table]
-            create_table(spark, target, columns, day_column)
+            create_table(spark, target, layout[table].columns(contract), layout[table].day_column)
             frames[table].writeTo(target).option("fanout-enabled", "true").append()
             written[table + suffix] = spark.table(target).count()
-            say(f"{table + suffix}: {written[table + suffix]:,} rows in {time.monotonic() - began:.0f} s")
+            log.info("%s: %s rows in %.0f s", table + suffix, f"{written[table + suffix]:,}", time.monotonic() - began)
     finally:
         rows.unpersist()
     return written

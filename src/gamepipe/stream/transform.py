@@ -37,6 +37,7 @@ from pyspark.sql.types import (
 
 from gamepipe.config import StreamSettings
 from gamepipe.events import Contract
+from gamepipe.tables import Role, rows_per_table, stream_tables
 
 _SIMPLE: dict[str, DataType] = {
     "string": StringType(),
@@ -104,11 +105,14 @@ def reject_reason(contract: Contract) -> Column:
     reason = (
         F.when(empty, F.lit("not_json"))
         .when(F.col(CORRUPT).isNotNull(), F.when(not_json, F.lit("not_json")).otherwise(F.lit("schema_mismatch")))
-        .when(~F.col("event_type").isin(*contract.event_types) | F.col("event_type").isNull(),
-              F.lit("unknown_event_type"))
-        .when(~F.coalesce(F.array_contains(versions[F.col("event_type")], F.col("schema_version")), F.lit(False)),
-              F.lit("unknown_schema_version"))
-    )  # fmt: skip
+        .when(
+            ~F.col("event_type").isin(*contract.event_types) | F.col("event_type").isNull(), F.lit("unknown_event_type")
+        )
+        .when(
+            ~F.coalesce(F.array_contains(versions[F.col("event_type")], F.col("schema_version")), F.lit(False)),
+            F.lit("unknown_schema_version"),
+        )
+    )
     for name in contract.envelope.get("required", []):
         reason = reason.when(F.col(name).isNull(), F.lit(f"missing_{name}"))
     return reason
@@ -179,37 +183,32 @@ class Router:
     def __init__(self, contract: Contract, settings: StreamSettings) -> None:
         self._valid = is_valid()
         self.key_columns = dedup_key_columns()
-        self._settings = settings
-        # table -> (which valid rows: None for all, its columns)
-        self._routes: dict[str, tuple[Column | None, list[Column]]] = {
-            table: (F.col("event_type") == F.lit(t), route_columns(contract, t)) for t, table in settings.routes.items()
-        }
-        if settings.all_events_table:
-            self._routes[settings.all_events_table] = (None, route_columns(contract, None))
-        self._rejected = (~is_valid(), rejected_columns())
+        self.tables = stream_tables(settings)
+        # table -> (which of the batch's rows: None for every valid one, its columns)
+        self._outputs: dict[str, tuple[Column | None, list[Column]]] = {}
+        for table in self.tables:
+            if table.role is Role.ROUTED:
+                which = F.col("event_type") == F.lit(table.event_type)
+                self._outputs[table.name] = (which, route_columns(contract, table.event_type))
+            elif table.role is Role.ALL_EVENTS:
+                self._outputs[table.name] = (None, route_columns(contract, None))
+            else:
+                self._outputs[table.name] = (~is_valid(), rejected_columns())
 
     def outputs(self, rows: DataFrame) -> dict[str, DataFrame]:
         """Table -> its rows."""
         valid = rows.where(self._valid)
-        out = {
-            table: (valid if which is None else valid.where(which)).select(*columns)
-            for table, (which, columns) in self._routes.items()
-        }
-        if self._settings.rejected_table:
-            which, columns = self._rejected
-            out[self._settings.rejected_table] = rows.where(which).select(*columns)
+        out = {}
+        for table in self.tables:
+            which, columns = self._outputs[table.name]
+            source = rows if table.role is Role.REJECTED else valid
+            out[table.name] = (source if which is None else source.where(which)).select(*columns)
         return out
 
     def rows_per_table(self, by_kind: Mapping[str | None, int]) -> dict[str, int]:
         """How many rows each table of `outputs` gets, from the rows per event type (None:
         rejected records)."""
-        st = self._settings
-        counts = {table: by_kind.get(t, 0) for t, table in st.routes.items()}
-        if st.all_events_table:
-            counts[st.all_events_table] = sum(n for kind, n in by_kind.items() if kind is not None)
-        if st.rejected_table:
-            counts[st.rejected_table] = by_kind.get(None, 0)
-        return counts
+        return rows_per_table(self.tables, dict(by_kind))
 
 
 def route_columns(contract: Contract, event_type: str | None) -> list[Column]:

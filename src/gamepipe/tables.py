@@ -1,0 +1,66 @@
+"""The tables the stream writes: one list, from which everything else derives.
+
+In: `stream.routes` (event type -> table), `stream.all_events_table`,
+`stream.rejected_table`. Out: `Table`s, in that order: each one's name, role, the event
+type a routed table holds, its partition column and (given the contract) its columns.
+The stream's DDL, routing and row counts, table care, `status`, `verify`, the demo and
+the query engines all read this list; none enumerates the tables itself. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from gamepipe.events import REJECTED_COLUMNS, Contract
+
+if TYPE_CHECKING:
+    from gamepipe.config import StreamSettings
+
+
+class Role(StrEnum):
+    ROUTED = "routed"  # the valid events of one type
+    ALL_EVENTS = "all events"  # every valid event
+    REJECTED = "rejected"  # the Kafka records that are not valid events (dead letters)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    role: Role
+    event_type: str | None = None  # the type a ROUTED table holds
+
+    @property
+    def day_column(self) -> str:
+        """The column the table is partitioned on, by day."""
+        return "timestamp" if self.role is Role.REJECTED else "received_at"
+
+    def holds(self, kind: str | None) -> bool:
+        """Whether a row of event type `kind` lands here (None: a rejected record)."""
+        if self.role is Role.ROUTED:
+            return kind == self.event_type
+        if self.role is Role.ALL_EVENTS:
+            return kind is not None
+        return kind is None
+
+    def columns(self, contract: Contract) -> list[tuple[str, str]]:
+        """(name, logical type) of every column, from the contract."""
+        if self.role is Role.REJECTED:
+            return list(REJECTED_COLUMNS)
+        return contract.table_columns(self.event_type)
+
+
+def stream_tables(stream: StreamSettings) -> tuple[Table, ...]:
+    """Routed tables (in `routes` order), then all events, then dead letters, each if set."""
+    out = [Table(name, Role.ROUTED, event_type) for event_type, name in stream.routes.items()]
+    if stream.all_events_table:
+        out.append(Table(stream.all_events_table, Role.ALL_EVENTS))
+    if stream.rejected_table:
+        out.append(Table(stream.rejected_table, Role.REJECTED))
+    return tuple(out)
+
+
+def rows_per_table(tables: tuple[Table, ...], by_kind: dict[str | None, int]) -> dict[str, int]:
+    """How many rows each table gets from rows counted per event type (None: rejected)."""
+    return {t.name: sum(n for kind, n in by_kind.items() if t.holds(kind)) for t in tables}
