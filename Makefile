@@ -8,7 +8,7 @@ GAMEPIPE := $(VENV)/bin/gamepipe
 PYTEST := $(VENV)/bin/pytest
 
 help: ## Show this list
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (gamepipe needs Python 3.11)"; exit 1; }
@@ -34,14 +34,18 @@ status: venv ## Show the stack's services
 demo: setup ## Run the whole pipeline on the seed's scenario and print the results
 	$(GAMEPIPE) demo
 
-test: setup ## Run every test against real services (starts and stops the stack)
+demo-cluster: setup ## The demo on the cluster profile: every node a host of its own (root)
+	$(GAMEPIPE) demo --profile cluster
+
+test: setup ## Run every test against real services (starts and stops the stacks)
 	$(PYTEST)
+	$(PYTEST) tests/cluster
 
 unit: venv ## Run the unit tests only (no services)
 	$(PYTEST) tests/unit
 
-bench: up ## Every benchmark of the target figures (~25 min); rewrites docs/benchmarks.md
-	$(VENV)/bin/python -m bench all
+bench: up ## Every benchmark of the target figures (~35 min, the cluster profile too); rewrites docs/benchmarks.md
+	$(VENV)/bin/python -m bench all cluster
 
 lint: venv ## ruff and mypy --strict
 	$(VENV)/bin/ruff check src tests $(wildcard bench)
@@ -51,4 +55,4 @@ lint: venv ## ruff and mypy --strict
 clean: down ## Stop the stack and delete var/ (data, logs, downloaded jars)
 	rm -rf var
 
-.PHONY: help venv setup up down status demo test unit lint clean bench
+.PHONY: help venv setup up down status demo demo-cluster test unit lint clean bench

@@ -1,5 +1,6 @@
-"""`python -m bench [ingest|freshness|soak|query|memory|demo|all|files|doc]` (`make bench` = all;
-`files`, an hour of streaming, runs only when named)."""
+"""`python -m bench [ingest|freshness|soak|query|memory|demo|all|cluster|files|doc]` (`make bench`
+= all and cluster; `files`, an hour of streaming, runs only when named; so does `cluster`,
+which stops the stack that runs and starts each profile in turn)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from gamepipe.errors import GamepipeError
 
 # demo first: it stops this checkout's stack, and its warm run leaves it up for the rest.
 ALL = ("demo", "ingest", "freshness", "query", "memory", "soak")
-ALONE = ("files",)  # too long for `make bench`: an hour
+# Only when named: `files` takes an hour; `cluster` stops the stack that runs, starts each
+# profile in turn, then the single one again (`make bench` names it after `all`).
+ALONE = ("files", "cluster")
 
 
 def main() -> None:
@@ -63,6 +66,13 @@ def main() -> None:
             from bench import files
 
             files.run(settings, rate=500 if quick else 5000, seconds=30 if quick else 3600, every_s=10 if quick else 60)
+        elif name == "cluster":
+            from bench import cluster
+
+            if quick:
+                cluster.run(rate=500, seconds=10, requests=1000, batches=100)
+            else:
+                cluster.run()
         elif name == "demo":
             from bench import demo
 

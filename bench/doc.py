@@ -117,8 +117,68 @@ def summary_rows(r: dict[str, Any]) -> list[str]:
             f"{files['rate']:,} events/s, {care_schedule(files)} | few (no number set) | | at the end "
             f"{end}; the most in any sample {most} | measured |"
         )
+    cl = (r.get("cluster") or {}).get("profiles", {}).get("cluster")
+    if cl:
+        peak = cl["memory"]["peak_total_gib"]
+        rows.append(
+            f"| (issue 18) the cluster profile's memory (RSS), {cl['memory']['services']} processes, peak under "
+            f"{r['cluster']['rate']:,} events/s | ~12 GiB | | **{peak:.2f} GiB** | {verdict(peak <= 12)} |"
+        )
+    else:
+        rows.append("| (issue 18) the cluster profile's memory | ~12 GiB | | | not measured |")
     rows += robustness_rows(r)
     return rows
+
+
+def cluster_side_by_side(r: dict[str, Any]) -> list[str]:
+    """`bench cluster`: both profiles, one after the other in the same run, same figures."""
+    c = r.get("cluster")
+    if not c:
+        return []
+    ps = c["profiles"]
+    names = list(ps)
+
+    def row(label: str, value: Any) -> str:
+        return f"| {label} | " + " | ".join(value(ps[n]) for n in names) + " |"
+
+    return [
+        "",
+        f"## The cluster profile beside the single one (measured {c['when']})",
+        "",
+        "`gamepipe bench cluster`: each profile's stack started alone, then the same measures. Ingest: our API "
+        f"in a process of its own, `ab -c 64 -n {c['requests']:,}` on GET /purchase_a_sword and `ab -c 16 -n "
+        f"{c['batches']:,}` with 100 events per POST (a 2xx after acks=all: one broker on `single`, two of three "
+        f"on `cluster`). Freshness and memory: {c['rate']:,} events/s for {c['seconds']:.0f} s after a warm-up. "
+        "Both share this machine's two cores, so the cluster's figures are the price of its extra processes "
+        "here, not what separate machines would reach.",
+        "",
+        "| | " + " | ".join(f"`{n}`" for n in names) + " |",
+        "|---|" + "---|" * len(names),
+        row(
+            "one event per request, req/s (p50 / p99 ms)",
+            lambda p: f"{p['ingest']['rps']:,.0f} ({p['ingest']['p50_ms']} / {p['ingest']['p99_ms']})",
+        ),
+        row("batched, events/s", lambda p: f"{p['ingest']['batch_events_per_s']:,.0f}"),
+        row(
+            "requests not 2xx", lambda p: f"{p['ingest']['failed_or_non_2xx'] + p['ingest']['batch_failed_or_non_2xx']}"
+        ),
+        row("freshness p50 / p99, s", lambda p: f"{p['freshness']['p50_s']:.2f} / {p['freshness']['p99_s']:.2f}"),
+        row(
+            "Trino probes, s (sent → found by a query)",
+            lambda p: ", ".join(f"{x:.1f}" for x in p["freshness"]["probe_trino_s"]) or "-",
+        ),
+        row("processes measured", lambda p: str(p["memory"]["services"])),
+        row(
+            "memory at rest / peak, GiB",
+            lambda p: f"{p['memory']['at_rest_gib']:.2f} / {p['memory']['peak_total_gib']:.2f}",
+        ),
+        "",
+        "Peak RSS per process, GiB: "
+        + "; ".join(
+            f"`{n}` " + ", ".join(f"{k} {v:.2f}" for k, v in ps[n]["memory"]["peak_gib"].items()) for n in names
+        )
+        + ".",
+    ]
 
 
 def details(r: dict[str, Any]) -> list[str]:
@@ -320,6 +380,14 @@ FAULT_ORDER = (
     "one API worker SIGKILL",
     "supervisord SIGKILL, then up",
 )
+# tests/cluster/: the cluster profile, a node lost under the same load.
+CLUSTER_FAULT_ORDER = (
+    "cluster: broker SIGKILL",
+    "cluster: broker link down 30 s",
+    "cluster: DataNode SIGKILL",
+    "cluster: Spark worker SIGKILL",
+    "cluster: Trino worker SIGKILL",
+)
 
 
 def fuzz_cases(r: dict[str, Any]) -> tuple[int, int, int]:
@@ -381,7 +449,7 @@ def robustness(r: dict[str, Any]) -> list[str]:
                 else f"(measured {schema['when']}) | ? | 0 | - |"
             )
         out.append(f"\nIn all: {tried:,} cases, {errors} answered 5xx, {lost} accepted then lost or altered.")
-    faults = [r[f"fault-{name}"] for name in FAULT_ORDER if r.get(f"fault-{name}")]
+    faults = [r[f"fault-{name}"] for name in (*FAULT_ORDER, *CLUSTER_FAULT_ORDER) if r.get(f"fault-{name}")]
     if faults:
         out += [
             "",
@@ -391,7 +459,8 @@ def robustness(r: dict[str, Any]) -> list[str]:
             "a request answered 503 or not at all sent again), the fault 15 s into it, then `gamepipe verify`'s "
             "checks until they all pass. Recovered: from the fault's end until every service was healthy again "
             "(no hand on the stream). Ledger: from the load's end until every event acknowledged was once in "
-            "its tables and none among the dead letters.",
+            "its tables and none among the dead letters. Rows named `cluster:` ran on the cluster profile "
+            "(tests/cluster/: every node a host of its own, the node named lost under the same load).",
             "",
             "| fault | events acknowledged | landed (distinct) | duplicates | requests retried | recovered in | "
             "ledger closed after | crashes supervisord saw |",
@@ -416,10 +485,11 @@ def write(settings: Settings, path: Path = DOC) -> Path:
         "soak",
         "files",
         "demo",
+        "cluster",
         "fuzz-api",
         "fuzz-schemathesis",
         "fuzz-validity",
-        *(f"fault-{name}" for name in FAULT_ORDER),
+        *(f"fault-{name}" for name in (*FAULT_ORDER, *CLUSTER_FAULT_ORDER)),
     )
     results = {name: load(settings, name) for name in names}
     results = {k: v for k, v in results.items() if v}
@@ -427,10 +497,10 @@ def write(settings: Settings, path: Path = DOC) -> Path:
     lines = [
         "# Benchmarks",
         "",
-        "Generated by `make bench` (or `gamepipe bench ingest|freshness|query|memory|soak|demo|files`) from the "
-        "results in `var/bench/*.json`; do not edit by hand. Performance is never asserted in tests. Floors and "
-        "goals are the project's targets (its design brief); everything runs on one machine, the load generator "
-        "included.",
+        "Generated by `make bench` (or `gamepipe bench ingest|freshness|query|memory|soak|demo|cluster|files`) "
+        "from the results in `var/bench/*.json`; do not edit by hand. Performance is never asserted in tests. "
+        "Floors and goals are the project's targets (its design brief); everything runs on one machine, the load "
+        "generator included.",
         "",
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['ram_gib']} GiB, Linux {m['kernel']}, Python {m['python']}; "
         f"{jvm_versions()}, DuckDB {version('duckdb')}, PyIceberg {version('pyiceberg')}.",
@@ -439,6 +509,7 @@ def write(settings: Settings, path: Path = DOC) -> Path:
         "|---|---|---|---|---|",
         *summary_rows(results),
         *details(results),
+        *cluster_side_by_side(results),
         *robustness(results),
         *HAND_MEASURED,
     ]

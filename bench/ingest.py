@@ -48,7 +48,8 @@ def start_reference(settings: Settings, topic: str, port: int, log: Path) -> sub
 
 
 def start_ours(settings: Settings, topic: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, GAMEPIPE_KAFKA__TOPIC=topic)
+    own = settings.model_copy(update={"kafka": settings.kafka.model_copy(update={"topic": topic})})
+    env = {**os.environ, **own.hand_down("bench-api")}
     proc = subprocess.Popen(
         server_argv("127.0.0.1", port, settings.api.workers, settings.var),
         cwd=settings.var,
@@ -82,7 +83,7 @@ def run(settings: Settings, runs: int = 3, quick: bool = False) -> None:
     stamp = time.strftime("%Y%m%dT%H%M%S")
     ref_topic, our_topic = f"bench-ref-{stamp}", f"bench-ours-{stamp}"
     for topic in (ref_topic, our_topic):
-        ensure_topic(settings.kafka.bootstrap, topic, settings.kafka.partitions)
+        ensure_topic(settings.kafka, topic)
     body = batch_file(out_dir / "batch.json")
 
     ref_port, our_port = free_port(), free_port()

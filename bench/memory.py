@@ -36,26 +36,42 @@ def group_rss(pid: int) -> int:
     return total
 
 
-def run(settings: Settings, seconds: float = 60, rate: int = 5000) -> None:
-    pids = {s.name: s.pid() for s in services(settings)}
-    missing = [name for name, pid in pids.items() if pid is None]
-    if missing:
-        raise BenchFailed(f"bench memory: {missing} not running; start the stack first (`gamepipe up`)")
-    peaks = dict.fromkeys(pids, 0)
-    peak_total = 0
-    stop = threading.Event()
+class PeakRss:
+    """Samples every 0.5 s, from `start` to `stop`, the RSS of each of the stack's
+    services (its process group) and of all of them together; keeps the peaks."""
 
-    def sample() -> None:
-        nonlocal peak_total
-        while not stop.wait(0.5):
-            now = {name: group_rss(pid) for name, pid in pids.items() if pid}
+    def __init__(self, settings: Settings) -> None:
+        self.pids = {s.name: s.pid() for s in services(settings)}
+        missing = [name for name, pid in self.pids.items() if pid is None]
+        if missing:
+            raise BenchFailed(f"bench memory: {missing} not running; start the stack first (`gamepipe up`)")
+        self.at_rest = self._now()
+        self.peaks = dict.fromkeys(self.pids, 0)
+        self.peak_total = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _now(self) -> dict[str, int]:
+        return {name: group_rss(pid) for name, pid in self.pids.items() if pid}
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            now = self._now()
             for name, rss in now.items():
-                peaks[name] = max(peaks[name], rss)
-            peak_total = max(peak_total, sum(now.values()))
+                self.peaks[name] = max(self.peaks[name], rss)
+            self.peak_total = max(self.peak_total, sum(now.values()))
 
-    at_rest = {name: group_rss(pid) for name, pid in pids.items() if pid}
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run(settings: Settings, seconds: float = 60, rate: int = 5000) -> None:
+    rss = PeakRss(settings)
+    rss.start()
     traffic = Traffic(settings, f"memory-{uuid.uuid4().hex[:6]}", rate)
     traffic.start()
     engine = Engine(settings, "trino")
@@ -66,20 +82,19 @@ def run(settings: Settings, seconds: float = 60, rate: int = 5000) -> None:
     traffic.stop()
     session = f"session_id = '{traffic.session_id}'"
     wait_landed(settings, dict.fromkeys(("sword_purchases", "events"), traffic.accepted), session, timeout_s=600)
-    stop.set()
-    sampler.join()
+    rss.stop()
     heaps = {"kafka": settings.kafka.heap, "trino": settings.trino.heap, "stream": settings.stream.driver_memory}
     result: dict[str, Any] = {
         "seconds": seconds,
         "rate": rate,
         "heaps": heaps,
-        "at_rest_gib": {k: v / GIB for k, v in at_rest.items()},
-        "peak_gib": {k: v / GIB for k, v in peaks.items()},
-        "peak_total_gib": peak_total / GIB,
+        "at_rest_gib": {k: v / GIB for k, v in rss.at_rest.items()},
+        "peak_gib": {k: v / GIB for k, v in rss.peaks.items()},
+        "peak_total_gib": rss.peak_total / GIB,
     }
     print(
-        f"bench memory: stack peak {peak_total / GIB:.2f} GiB; "
-        + ", ".join(f"{k} {v / GIB:.2f}" for k, v in peaks.items()),
+        f"bench memory: stack peak {rss.peak_total / GIB:.2f} GiB; "
+        + ", ".join(f"{k} {v / GIB:.2f}" for k, v in rss.peaks.items()),
         flush=True,
     )
     save(settings, "memory", result)

@@ -28,14 +28,14 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[Settings]:
+    from gamepipe.errors import GamepipeError
     from gamepipe.stack import manager
-    from gamepipe.stack.base import StackError
 
     was_up = all(s.healthy for s in manager.status(settings))
     if not was_up:
         try:
             manager.up(settings)
-        except StackError as exc:
+        except GamepipeError as exc:
             if IN_CI:
                 pytest.fail(f"the stack could not start (CI=true makes this a failure): {exc}")
             pytest.skip(f"the stack could not start: {exc}")

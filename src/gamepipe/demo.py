@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gamepipe import load, query, report
+from gamepipe import hdfs, load, query, report
 from gamepipe.config import Settings
-from gamepipe.landing import Landing, wait_landed
+from gamepipe.landing import Landing, wait_caught_up, wait_landed
 from gamepipe.load.game import run_game
 from gamepipe.manifest import Manifest
 from gamepipe.stack import manager
@@ -66,6 +66,7 @@ class DemoResult:
 def run_seed_scenario(settings: Settings) -> SeedResult:
     """Send the seed's traffic and wait until this run's accepted events have landed
     (counted on top of what the tables held before, so a second demo checks too)."""
+    wait_caught_up(settings)  # what the topic held before lands first, and counts as before
     started = time.monotonic()
     routed = [t for t in stream_tables(settings.stream) if t.role is Role.ROUTED]
     before = {t.name: query.count(settings, t.name) for t in routed}
@@ -75,6 +76,20 @@ def run_seed_scenario(settings: Settings) -> SeedResult:
     landings = wait_landed(settings, expected)
     landed = [Landing(x.table, x.expected, x.landed, before[x.table]) for x in landings]
     return SeedResult(runs, landed, time.monotonic() - started)
+
+
+def files_where_the_warehouse_is(settings: Settings) -> list[Check]:
+    """On HDFS: the tables' data files, as Trino lists them (`"<table>$files"`), under the
+    warehouse's hdfs:// URI, and none elsewhere."""
+    if not hdfs.is_hdfs(settings.warehouse):
+        return []
+    inside = f"file_path like '{settings.warehouse}/%'"
+    tables = [f'"{t.name}$files"' for t in stream_tables(settings.stream)]
+    under = sum(query.count(settings, files, inside) for files in tables)
+    elsewhere = sum(query.count(settings, files, f"not {inside}") for files in tables)
+    return [
+        Check(f"data files under {settings.warehouse}: some, and none elsewhere", (True, 0), (under > 0, elsewhere))
+    ]
 
 
 def step(n: int, text: str) -> None:
@@ -96,7 +111,7 @@ def run_demo(
     game = run_game(settings, GAME_SEED, players, events, GAME_CONCURRENCY, GAME_FAULTS, progress)
     step(5, "verify: the run's ground truth against the tables")
     verify_started = time.monotonic()
-    checks = verify_until(settings, game, wait_s=180)
+    checks = verify_until(settings, game, wait_s=180) + files_where_the_warehouse_is(settings)
     game_landed_s = time.monotonic() - verify_started
     step(6, "the report (notebooks/report.ipynb, executed and rendered)")
     html = report.render(settings, game.run_id, "trino")

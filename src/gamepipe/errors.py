@@ -8,6 +8,7 @@
     │   ├── LoadError       `ab` missing or unusable
     │   ├── VerifyError     a run that cannot be verified at all (no manifest)
     │   ├── ReplayError     a replay that cannot be done as asked
+    │   ├── ServiceFailed   a service cannot start as configured (it exits, its storage will not format)
     │   └── QueryRefused    the engine refused the SQL (syntax, unknown table)   ─┐
     └── TransientError      may pass when tried again later                       ├ QueryError
         ├── StackError      a service did not start, stop or answer in time       │
@@ -72,8 +73,14 @@ class ReplayError(TerminalError):
     """A replay asked for something that cannot be done."""
 
 
+class ServiceFailed(TerminalError):
+    """A service cannot start as it is configured: it exits while starting, its storage
+    cannot be formatted; its log says why."""
+
+
 class StackError(TransientError):
-    """A service could not be started or stopped; the message says which and where to look."""
+    """A service did not become healthy, or could not be stopped, in time; the message says
+    which and where to look."""
 
 
 class QueryError(GamepipeError):
@@ -90,6 +97,11 @@ class EngineUnavailable(QueryError, TransientError):
 
 class LandingTimeout(TransientError):
     """Not every accepted event reached its table in time (the stream is behind or down)."""
+
+
+class StorageError(TransientError):
+    """A file the stream keeps (its dedup window) could not be written: the job stops, and
+    is started again from its last commit."""
 
 
 class StreamFailed(TransientError):

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gamepipe.config import Settings
 from gamepipe.errors import VerifyError
@@ -26,7 +26,8 @@ VERIFIED = "verified.json"
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # Keys another version of gamepipe wrote are ignored, so its runs still verify.
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +103,7 @@ class Latency(_Record):
 
 class Manifest(_Record):
     run_id: str
-    scenario: Literal["game", "stress"]
+    scenario: Literal["game", "stress"] = "game"
     seed: int
     players: int | None = None
     concurrency: int
@@ -115,16 +116,22 @@ class Manifest(_Record):
     events_per_s: float | None
     latency_ms: Latency
     calls_sample: list[dict[str, Any]] = []
-    finished_at: float  # epoch s the last answer came
+    finished_at: float | None = None  # epoch s the last answer came (None: an older gamepipe's run)
 
     @classmethod
-    def of(cls, *, elapsed_s: float, requests_per_s: float | None = None, **fields: Any) -> Manifest:
+    def of(
+        cls,
+        *,
+        elapsed_s: float,
+        requests_per_s: float | None = None,
+        events_per_s: float | None = None,
+        **fields: Any,
+    ) -> Manifest:
         """The manifest of a run that just ended: rates derived from `elapsed_s` unless given."""
-        rate = requests_per_s if requests_per_s is not None else _per_s(fields["requests"].sent, elapsed_s)
         return cls(
             elapsed_s=round(elapsed_s, 2),
-            requests_per_s=rate,
-            events_per_s=_per_s(fields["accepted_events"], elapsed_s),
+            requests_per_s=requests_per_s if requests_per_s is not None else _per_s(fields["requests"].sent, elapsed_s),
+            events_per_s=events_per_s if events_per_s is not None else _per_s(fields["accepted_events"], elapsed_s),
             finished_at=time.time(),
             **fields,
         )
@@ -136,7 +143,10 @@ class Manifest(_Record):
         if not path.exists():
             known = ", ".join(runs(settings)[-5:]) or "none yet (gamepipe load)"
             raise VerifyError(f"no manifest at {path}; runs: {known}")
-        return cls.model_validate_json(path.read_text())
+        try:
+            return cls.model_validate_json(path.read_text())
+        except ValidationError as error:
+            raise VerifyError(f"{path} is not a run manifest this gamepipe reads: {error}") from None
 
 
 class Verified(_Record):
@@ -149,7 +159,10 @@ class Verified(_Record):
     @classmethod
     def load(cls, settings: Settings, run_id: str) -> Verified | None:
         path = run_dir(settings, run_id) / VERIFIED
-        return cls.model_validate_json(path.read_text()) if path.exists() else None
+        try:
+            return cls.model_validate_json(path.read_text()) if path.exists() else None
+        except ValidationError:
+            return None  # another version's record: the report says freshness was not measured
 
 
 def _per_s(count: int, seconds: float) -> float | None:

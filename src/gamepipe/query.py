@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from gamepipe import hdfs
 from gamepipe.config import Settings
 from gamepipe.errors import EngineUnavailable, QueryRefused
 
@@ -50,8 +51,10 @@ def run(settings: Settings, sql: str) -> Result:
         try:
             cur.execute(sql.strip().rstrip(";"))
             rows = [tuple(r) for r in cur.fetchall()]
-        except trino.exceptions.TrinoQueryError as exc:
+        except trino.exceptions.TrinoUserError as exc:
             raise QueryRefused(f"{exc.error_name}: {exc.message}") from None
+        except trino.exceptions.TrinoQueryError as exc:  # internal or external: not the query's fault
+            raise EngineUnavailable(f"{exc.error_name}: {exc.message}") from None
         except trino.exceptions.HttpError as exc:
             raise EngineUnavailable(f"Trino at {t.host}:{t.port} failed: {exc}") from None
         columns = [d[0] for d in (cur.description or [])]
@@ -80,22 +83,27 @@ RUN_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 class DuckDB:
     """DuckDB over the Iceberg tables' current snapshots (PyIceberg lists the data files
-    through the shared JDBC catalog): no JVM. Each table becomes a view over its Parquet
-    files on first use, so a query reads only the columns it needs."""
+    through the shared JDBC catalog; on HDFS both read through hdfs-native): no JVM. Each
+    table becomes a view over its Parquet files on first use, so a query reads only the
+    columns it needs."""
 
     def __init__(self, settings: Settings) -> None:
         import duckdb
         from pyiceberg.catalog.sql import SqlCatalog
 
         c = settings.catalog
+        on_hdfs = hdfs.is_hdfs(settings.warehouse)
         self._catalog = SqlCatalog(
             c.name,
             uri=f"postgresql+psycopg2://{c.user}:{settings.catalog_password()}@{c.host}:{c.port}/{c.database}",
             warehouse=settings.warehouse,
+            **({"py-io-impl": "gamepipe.hdfs_io.HdfsFileIO"} if on_hdfs else {}),
         )
         self._namespace = c.namespace
         self._con = duckdb.connect()
         self._con.execute("set TimeZone = 'UTC'")
+        if on_hdfs:
+            hdfs.register(self._con, settings.warehouse)
         self._loaded: set[str] = set()
         self._tables = set(settings.stream.tables)
 
@@ -108,9 +116,9 @@ class DuckDB:
     def _view(self, name: str) -> None:
         table = self._catalog.load_table(f"{self._namespace}.{name}")
         tasks = list(table.scan().plan_files())
-        local = all(t.file.file_path.startswith("file:") for t in tasks)
-        if not tasks or not local or any(t.delete_files for t in tasks):
-            # Empty, remote or with delete files: let PyIceberg read it (into memory).
+        readable = all(t.file.file_path.startswith(("file:", "hdfs:")) for t in tasks)
+        if not tasks or not readable or any(t.delete_files for t in tasks):
+            # Empty, on storage DuckDB is not given, or with delete files: PyIceberg reads it (into memory).
             self._con.register(name, table.scan().to_arrow())
             return
         files = ", ".join(_sql_string(t.file.file_path.removeprefix("file:")) for t in tasks)
@@ -126,7 +134,10 @@ class DuckDB:
     def run(self, sql: str) -> Result:
         import duckdb
 
-        self._load(sql)
+        try:
+            self._load(sql)
+        except Exception as exc:
+            raise EngineUnavailable(f"DuckDB could not load the tables through the catalog: {exc!r}") from exc
         try:
             cur = self._con.execute(sql.strip().rstrip(";"))
         except duckdb.Error as exc:

@@ -71,7 +71,7 @@ def test_replay_rebuilds_tables_equal_to_the_streams(stack: Settings) -> None:
         assert session_counts(stack, "sword_purchases" + suffix, session)[retried_id] == 1
 
         again = gamepipe("replay", "events", "--from", since, "--suffix", suffix)
-        assert again.returncode == 1 and "--replace" in again.stdout, again.stdout
+        assert again.returncode == 1 and "--replace" in again.stderr, again.stderr
     finally:
         for table in TABLES:
             query.run(stack, f"drop table if exists {table}{suffix}")
@@ -85,5 +85,5 @@ def test_replay_refuses_bad_positions_and_tables(stack: Settings) -> None:
         (["castles"], "unknown table(s) ['castles']"),
     ):
         done = gamepipe("replay", *args)
-        assert done.returncode == 1 and says in done.stdout, (args, done.stdout)
+        assert done.returncode == 1 and says in done.stderr, (args, done.stderr)
         assert "replaying" not in done.stdout, "refused before reading anything"

@@ -44,7 +44,7 @@ class Pipeline:
             GAMEPIPE_VAR_DIR=str(stack.var),
         )
         self.procs: list[subprocess.Popen[bytes]] = []
-        ensure_topic(stack.kafka.bootstrap, self.topic, 1)
+        ensure_topic(stack.kafka, self.topic, 1)
 
     def start(self) -> None:
         status = self.tmp / "stream" / "status.json"

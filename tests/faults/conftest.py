@@ -20,7 +20,6 @@ def full_disk_pipeline(stack: Settings, monkeypatch: pytest.MonkeyPatch) -> Iter
     tag = uuid.uuid4().hex[:8]
     var = stack.var / "faults" / tag
     var.mkdir(parents=True)
-    (var / "jvm").symlink_to(stack.var / "jvm")
     mount = var / "warehouse"
     mount_tmpfs(mount, SMALL_MB)
     env = pipeline_env(stack, var, mount, tag)

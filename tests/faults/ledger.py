@@ -24,6 +24,7 @@ from gamepipe.errors import QueryError
 from gamepipe.load.game import run_game
 from gamepipe.manifest import Manifest
 from gamepipe.stack import restarts
+from gamepipe.stack.manager import services
 from gamepipe.verify import Check, checks
 
 LOAD_S = 60.0  # the load's length
@@ -99,9 +100,8 @@ def record(settings: Settings, results: Settings, name: str, outcome: Outcome, r
     where = f"session_id like '{m.run_id}-%'"
     rows, distinct = query.run(settings, f"select count(*), count(distinct event_id) from events where {where}").rows[0]
     after = restarts.read(settings.var / "logs" / "restarts.jsonl")[records_before:]
-    crashes = {
-        s: n for s in ("postgres", "kafka", "trino", "stream", "api") if (n := restarts.summary(after, s).crashes)
-    }
+    names = [svc.name for svc in services(settings)]
+    crashes = {s: n for s in names if (n := restarts.summary(after, s).crashes)}
     save(
         results,
         f"fault-{name}",

@@ -54,7 +54,7 @@ class OwnPipeline:
         return restarts.summary(records, "stream").crashes
 
     def start(self) -> None:
-        ensure_topic(self.settings.kafka.bootstrap, self.settings.kafka.topic, self.settings.kafka.partitions)
+        ensure_topic(self.settings.kafka)
         services = [Stream(self.settings), Api(self.settings)]
         for svc in services:
             svc.start()

@@ -34,7 +34,7 @@ def app_settings(stack: Settings, topic: str, **api: object) -> Settings:
 @pytest.fixture
 def client(stack: Settings, unique: str) -> Iterator[Client]:
     """The app in-process, producing to the real broker on a topic of its own."""
-    ensure_topic(stack.kafka.bootstrap, unique, partitions=1)
+    ensure_topic(stack.kafka, unique, partitions=1)
     with TestClient(create_app(app_settings(stack, unique))) as test_client:
         yield test_client, unique
 
@@ -282,7 +282,7 @@ def test_an_idempotency_key_gives_every_route_the_same_ids_on_a_retry(client: Cl
 
 
 def test_ingest_key_when_configured(stack: Settings, unique: str) -> None:
-    ensure_topic(stack.kafka.bootstrap, unique, partitions=1)
+    ensure_topic(stack.kafka, unique, partitions=1)
     with TestClient(create_app(app_settings(stack, unique, ingest_key="s3cret"))) as test_client:
         assert test_client.get("/").status_code == 401
         assert test_client.get("/", headers={"X-Ingest-Key": "wrong"}).status_code == 401

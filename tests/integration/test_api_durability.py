@@ -38,7 +38,6 @@ def own_broker(stack: Settings, tmp_path: Path) -> Iterator[Kafka]:
     """A second Kafka of this test's own (so stopping it disturbs nothing else)."""
     var = tmp_path / "var"
     var.mkdir()
-    (var / "jvm").symlink_to(stack.var / "jvm")
     port, controller = free_port(), free_port()
     settings = stack.model_copy(
         update={
@@ -111,7 +110,7 @@ def api_process(
     stack: Settings, unique: str, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, str, Path]]:
     """A real server (granian, as the stack runs it, 1 worker) on a port and topic of its own."""
-    ensure_topic(stack.kafka.bootstrap, unique, partitions=2)
+    ensure_topic(stack.kafka, unique, partitions=2)
     port = free_port()
     env = dict(os.environ, GAMEPIPE_KAFKA__TOPIC=unique, PYTHONUNBUFFERED="1")
     log = open(tmp_path / "api.log", "wb")  # noqa: SIM115 - closed below

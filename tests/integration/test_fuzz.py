@@ -84,7 +84,7 @@ def accepted_events(response: Any) -> int:
 
 
 def test_no_body_query_or_header_gets_a_5xx_and_refusals_produce_nothing(stack: Settings, unique: str) -> None:
-    ensure_topic(stack.kafka.bootstrap, unique, partitions=1)
+    ensure_topic(stack.kafka, unique, partitions=1)
     contract = load_contract(stack.schemas_dir)
     now = datetime.now(UTC)
     tried = {"bodies": 0, "queries": 0}

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.stack
 
 def test_produce_acknowledged_then_consumed(stack: Settings, unique: str) -> None:
     bootstrap = stack.kafka.bootstrap
-    ensure_topic(bootstrap, unique, partitions=1)
+    ensure_topic(stack.kafka, unique, partitions=1)
     producer = EventProducer(bootstrap, timeout_s=10)
 
     async def send_all() -> None:

@@ -83,7 +83,7 @@ def stored(column: str, kind: str) -> Column:
 def test_what_the_api_accepts_the_stream_stores_with_the_values_sent(
     stack: Settings, unique: str, spark: SparkSession
 ) -> None:
-    ensure_topic(stack.kafka.bootstrap, unique, partitions=1)
+    ensure_topic(stack.kafka, unique, partitions=1)
     contract = load_contract(stack.schemas_dir)
     accepted: dict[str, Sample] = {}  # event id -> what was sent
     statuses: dict[int, int] = {}

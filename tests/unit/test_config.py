@@ -9,16 +9,18 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gamepipe.config import SETTINGS_FILE, load_settings
+from gamepipe.config import PROFILE_ENV, SETTINGS_FILE, load_settings
 from gamepipe.tables import Role, stream_tables
 
 
 @pytest.fixture(autouse=True)
 def clean_slate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No GAMEPIPE_* variable of the user's, and a working directory without gamepipe.toml."""
+    """No GAMEPIPE_* variable of the user's, a working directory without gamepipe.toml, and
+    the default profile whatever stack this checkout runs."""
     for name in os.environ:
         if name.startswith("GAMEPIPE_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv(PROFILE_ENV, "single")
     monkeypatch.chdir(tmp_path)
 
 
@@ -55,9 +57,24 @@ def test_the_environment_comes_before_the_toml_file(monkeypatch: pytest.MonkeyPa
 
 def test_a_child_gets_exactly_the_settings_handed_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     parent = load_settings(var_dir=tmp_path / "var", api={"port": 7003})
-    env = parent.hand_down()
+    env = parent.hand_down("stream")
     assert (Path(env[SETTINGS_FILE]).stat().st_mode & 0o777) == 0o600, "it may hold the catalog's password"
     monkeypatch.setenv("GAMEPIPE_API__PORT", "9999")  # the child's own environment does not count
     monkeypatch.setenv(SETTINGS_FILE, env[SETTINGS_FILE])
     child = load_settings()
     assert child == parent and child.api.port == 7003 and child.var == (tmp_path / "var").resolve()
+
+
+def test_a_section_of_the_users_file_changes_only_the_keys_it_names_in_a_profile(tmp_path: Path) -> None:
+    (tmp_path / "gamepipe.toml").write_text('[kafka]\nheap = "1g"\n[catalog]\nport = 15433\n')
+    cluster = load_settings(profile="cluster")
+    assert cluster.kafka.heap == "1g" and cluster.catalog.port == 15433
+    assert len(cluster.kafka.brokers) == 3 and cluster.kafka.replication == 3, "the profile's other keys stay"
+    assert cluster.warehouse.startswith("hdfs://") and cluster.catalog.database == "gamepipe_cluster"
+
+
+def test_more_copies_required_in_sync_than_kept_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GAMEPIPE_KAFKA__MIN_INSYNC_REPLICAS", "2")
+    with pytest.raises(ValidationError, match="min_insync_replicas"):
+        load_settings()  # replication 1
+    assert load_settings(profile="cluster").kafka.min_insync_replicas == 2

@@ -14,9 +14,10 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from gamepipe.cli import run, stack, tables, traffic
-from gamepipe.cli.common import console
+from gamepipe.cli.common import console, errors
 from gamepipe.errors import GamepipeError
 from gamepipe.log import for_people
 
@@ -32,9 +33,7 @@ def main() -> None:
     try:
         app()
     except GamepipeError as error:
-        console.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True)
+        errors.print(f"[bold red]error:[/] {escape(error.message)}", soft_wrap=True)
         if error.hint:
-            console.print(f"what to do: {error.hint}", markup=False, soft_wrap=True)
+            errors.print(f"what to do: {error.hint}", markup=False, soft_wrap=True)
         sys.exit(EX_TEMPFAIL if error.transient else 1)
-    except KeyboardInterrupt:
-        sys.exit(130)

@@ -3,23 +3,61 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from gamepipe.config import Settings, load_settings
+from gamepipe.config import Settings, load_settings, record_profile, recorded_profile
+from gamepipe.errors import ConfigError
 from gamepipe.manifest import Manifest
 from gamepipe.query import Result
 from gamepipe.verify import Check
 
 # Wide when piped (CI logs, `make demo | tee`): tables must not wrap into noise.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+# Errors on stderr: `gamepipe maintain --json` keeps stdout for its one line of JSON.
+errors = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
 def settings() -> Settings:
+    """The settings, in the profile the stack was started with (`gamepipe up --profile`)."""
     return load_settings()
+
+
+class Profile(StrEnum):
+    SINGLE = "single"
+    CLUSTER = "cluster"
+
+
+class Warehouse(StrEnum):
+    LOCAL = "local"
+    HDFS = "hdfs"
+
+
+ProfileOption = Annotated[
+    Profile, typer.Option(help="single: one process per service; cluster: every node a host of its own")
+]
+WarehouseOption = Annotated[
+    Warehouse, typer.Option(help="single profile: the warehouse on local disk or on HDFS the stack starts")
+]
+
+
+def started_settings(profile: Profile, warehouse: Warehouse) -> Settings:
+    """The settings of the profile chosen on `up`'s or `demo`'s command line, remembered in
+    <var> so that later commands (status, query, down) use them too."""
+    from gamepipe.stack.supervisor import Supervisor
+
+    name = "cluster" if profile is Profile.CLUSTER else ("hdfs" if warehouse is Warehouse.HDFS else "single")
+    running = recorded_profile()
+    if running not in (None, name) and Supervisor(load_settings(profile=running)).running():
+        raise ConfigError(f"a stack of profile {running!r} runs, not {name!r}", "`gamepipe down` first")
+    settings = load_settings(profile=name)  # a profile that does not load is not recorded
+    record_profile(name)
+    return settings
 
 
 def say(line: str) -> None:
@@ -28,7 +66,7 @@ def say(line: str) -> None:
 
 def fail(message: str, code: int = 1) -> None:
     """End the command with an error the user made on its command line."""
-    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    errors.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 

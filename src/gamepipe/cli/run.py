@@ -9,7 +9,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from gamepipe.cli.common import console, fail, settings, show_checks, show_game, show_result
+from gamepipe.cli.common import (
+    Profile,
+    ProfileOption,
+    Warehouse,
+    WarehouseOption,
+    console,
+    fail,
+    settings,
+    show_checks,
+    show_game,
+    show_result,
+    started_settings,
+)
 from gamepipe.cli.traffic import game_progress
 
 app = typer.Typer()
@@ -20,12 +32,15 @@ PANEL = "End to end"
 def demo(
     players: Annotated[int, typer.Option(help="game traffic: players")] = 500,
     events: Annotated[int, typer.Option(help="game traffic: events")] = 20000,
+    profile: ProfileOption = Profile.SINGLE,
+    warehouse: WarehouseOption = Warehouse.LOCAL,
 ) -> None:
     """The whole pipeline: stack up, the seed's traffic and queries, game traffic, verify, report."""
     from gamepipe.demo import run_demo
 
+    s = started_settings(profile, warehouse)
     with game_progress(events) as progress:
-        result = run_demo(settings(), players, events, progress)
+        result = run_demo(s, players, events, progress)
     for sql, rows in result.seed_queries:
         show_result(sql, rows)
     show_game(result.game)
@@ -54,7 +69,9 @@ def demo(
 def bench(
     what: Annotated[
         list[str] | None,
-        typer.Argument(help="ingest, freshness, query, memory, soak, demo, all (default), doc; files (1 h) if named"),
+        typer.Argument(
+            help="ingest, freshness, query, memory, soak, demo, all (default), doc; files (1 h) and cluster if named"
+        ),
     ] = None,
     quick: Annotated[bool, typer.Option(help="tiny sizes: checks the harness, not the machine")] = False,
 ) -> None:

@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from gamepipe.cli.common import console, fail, say, settings
+from gamepipe.cli.common import (
+    Profile,
+    ProfileOption,
+    Warehouse,
+    WarehouseOption,
+    console,
+    fail,
+    say,
+    settings,
+    started_settings,
+)
+from gamepipe.config import forget_profile, recorded_profile
 
 app = typer.Typer()
 PANEL = "The stack"
@@ -26,13 +37,14 @@ def setup() -> None:
 
 
 @app.command(rich_help_panel=PANEL)
-def up() -> None:
+def up(profile: ProfileOption = Profile.SINGLE, warehouse: WarehouseOption = Warehouse.LOCAL) -> None:
     """Start the local stack (postgres, kafka, trino, stream, api) and wait until healthy."""
     from gamepipe.stack.manager import up as do_up
 
     started = time.monotonic()
-    say("starting the stack")
-    do_up(settings())
+    s = started_settings(profile, warehouse)
+    say(f"starting the stack (profile {recorded_profile()})")
+    do_up(s)
     say(f"stack up in {time.monotonic() - started:.0f}s")
 
 
@@ -41,7 +53,9 @@ def down() -> None:
     """Stop every process of the stack."""
     from gamepipe.stack.manager import down as do_down
 
-    do_down(settings())
+    s = settings()
+    do_down(s)
+    forget_profile()
 
 
 @app.command(rich_help_panel=PANEL)
@@ -113,7 +127,7 @@ def trino(ctx: typer.Context) -> None:
 
     s = settings()
     t = s.trino
-    jar = s.var / "jvm" / "trino" / "trino-cli.jar"
+    jar = s.jvm / "trino" / "trino-cli.jar"
     if not jar.exists():
         fail(f"{jar} is missing; run `make setup`")
     java = str(java25_home(s) / "bin" / "java")

@@ -86,16 +86,13 @@ def replay(
     replace: Annotated[bool, typer.Option(help="drop and rebuild new tables that exist already")] = False,
 ) -> None:
     """Rebuild tables from Kafka into new tables (the stream's parsing, routing, dedup)."""
-    from gamepipe.errors import ReplayError
     from gamepipe.events import load_contract
-    from gamepipe.stream.replay import position
+    from gamepipe.stream.replay import check_request, position
     from gamepipe.stream.replay import replay as do_replay
     from gamepipe.stream.session import build_session
 
     s = settings()
-    unknown = [t for t in tables if t not in s.stream.tables]
-    if unknown:
-        raise ReplayError(f"unknown table(s) {unknown}; the stream writes {s.stream.tables}")
+    check_request(s, tables, suffix)  # before the Spark session: a refusal comes at once
     start, end = position(from_, start=True), position(to, start=False)
     say(f"replaying {s.kafka.topic} from {from_} to {to} into {[t + suffix for t in tables]}")
     spark = build_session(s, app_name="gamepipe-replay")

@@ -224,11 +224,15 @@ def _manifest(
         accepted_events=sum(a.call.events for a in answers if a.status_2xx and a.call.kind in ("visit", "batch")),
         elapsed_s=elapsed,
         latency_ms=Latency(
-            p50=percentile(latencies, 50),
-            p95=percentile(latencies, 95),
-            p99=percentile(latencies, 99),
+            p50=_rounded(percentile(latencies, 50)),
+            p95=_rounded(percentile(latencies, 95)),
+            p99=_rounded(percentile(latencies, 99)),
             max=latencies[-1] if latencies else None,
             note="per request, its last attempt (ab -n 1)",
         ),
         calls_sample=[asdict(c) for c in calls[:3]],
     )
+
+
+def _rounded(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 1)

@@ -57,6 +57,7 @@ def run_stress(settings: Settings, seed: int, concurrency: int, requests: int, d
         accepted_events=n * len(events),
         elapsed_s=elapsed,
         requests_per_s=stats.requests_per_s,
+        events_per_s=round(stats.requests_per_s * len(events), 1),  # ab's own rate, as ab measured it
         latency_ms=Latency(
             p50=stats.percentiles_ms.get(50),
             p95=stats.percentiles_ms.get(95),

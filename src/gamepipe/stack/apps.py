@@ -18,9 +18,9 @@ from gamepipe.stack.base import Launch, Service
 from gamepipe.stream.status import StreamStatus
 
 
-def app_env(settings: Settings) -> dict[str, str]:
+def app_env(settings: Settings, name: str) -> dict[str, str]:
     """The environment of a service of ours: this one's, and exactly the stack's settings."""
-    return {**os.environ, **settings.hand_down(), "PYTHONUNBUFFERED": "1"}
+    return {**os.environ, **settings.hand_down(name), "PYTHONUNBUFFERED": "1"}
 
 
 def server_argv(host: str, port: int, workers: int, working_dir: Path) -> list[str]:
@@ -56,7 +56,7 @@ class Api(Service):
     def launch(self) -> Launch:
         a = self.settings.api
         argv = server_argv(a.host, a.port, a.workers, self.settings.var)
-        env = app_env(self.settings)
+        env = app_env(self.settings, self.name)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
         return Launch(argv, env, self.settings.var)
 
@@ -88,8 +88,8 @@ class Stream(Service):
 
     def launch(self) -> Launch:
         argv = [sys.executable, "-m", "gamepipe.stream", "--var", str(self.settings.var)]
-        env = app_env(self.settings)
-        env["SPARK_LOCAL_IP"] = "127.0.0.1"
+        env = app_env(self.settings, self.name)
+        env["SPARK_LOCAL_IP"] = self.settings.stream.driver_host
         # glibc gives each allocating thread a 64 MB arena of its own, up to 8 per core: 23
         # of them, 930 MB resident at rest, were measured; two hold the same (docs/decisions.md).
         env["MALLOC_ARENA_MAX"] = "2"

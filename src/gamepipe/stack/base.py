@@ -20,7 +20,8 @@ from pathlib import Path
 import psutil
 
 from gamepipe.config import Settings
-from gamepipe.errors import StackError
+from gamepipe.errors import ServiceFailed, StackError
+from gamepipe.stack.hosts import LOCAL, Host
 from gamepipe.stack.supervisor import Program, ProgramState, Supervisor
 
 __all__ = ["Launch", "Service", "StackError", "free_port", "java_env", "stop_group", "tail"]
@@ -43,6 +44,8 @@ class Service:
     # Running this long counts as started for supervisord; dying sooner is retried with
     # backoff (1, 2, 3, ... s).
     startsecs = 10
+    # Where it runs: this machine, or a node's own network namespace (stack/hosts.py).
+    host: Host = LOCAL
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -88,7 +91,7 @@ class Service:
         spec = self.launch()
         program = Program(
             name=self.name,
-            argv=list(spec.argv),
+            argv=self.host.wrap(list(spec.argv)),
             env=spec.env,
             cwd=str(spec.cwd),
             settings=self.settings.model_dump(mode="json", by_alias=True),
@@ -105,7 +108,7 @@ class Service:
             if state is None or state.state in ("BACKOFF", "EXITED", "FATAL", "STOPPED"):
                 self.supervisor.stop(self.name)  # no retrying in the background of a failed `up`
                 what = state.description if state else "supervisord does not know it"
-                raise StackError(
+                raise ServiceFailed(
                     f"{self.name} exited while starting ({what}); see its log: {self.log_path}\n" + tail(self.log_path)
                 )
             if self.healthy():

@@ -1,11 +1,14 @@
 """`gamepipe up | down | status`: the local stack, in dependency order.
 
-up: PostgreSQL (catalog) -> Kafka (topic) -> then Trino, the stream job and the API
-start together and are each waited for. Each start waits for a real health check with
-a timeout and, on failure, names the service and its log. Every service runs under the
-stack's supervisord (stack/supervisor.py), which restarts it when it dies. `up` twice is
-harmless, and `up` after a crash of supervisord first stops what it left; `down` stops
-every service in reverse order, then supervisord, and leaves no process.
+up: PostgreSQL (catalog) -> HDFS, if the stack runs it (NameNode, then DataNodes) -> Kafka
+(every broker together, then the topic) -> the Spark master, in the cluster profile ->
+then the rest (Spark workers, Trino, the stream job, the API) start together and are
+each waited for. Each start
+waits for a real health check with a timeout and, on failure, names the service and its
+log. Every service runs under the stack's supervisord (stack/supervisor.py), which
+restarts it when it dies. `up` twice is harmless, and `up` after a crash of supervisord
+first stops what it left; `down` stops every service in reverse order, then supervisord,
+and leaves no process.
 """
 
 from __future__ import annotations
@@ -13,12 +16,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from gamepipe import hdfs
 from gamepipe.config import Settings
-from gamepipe.stack import restarts
+from gamepipe.errors import ConfigError
+from gamepipe.stack import cluster, restarts
 from gamepipe.stack.apps import Api, Stream
 from gamepipe.stack.base import Service
+from gamepipe.stack.hdfs import DataNode, NameNode
+from gamepipe.stack.hosts import Host
 from gamepipe.stack.kafka import Kafka
 from gamepipe.stack.postgres import Postgres
+from gamepipe.stack.spark import SparkMaster
 from gamepipe.stack.supervisor import Supervisor, stack_orphans
 from gamepipe.stack.trino import Trino
 
@@ -26,11 +34,25 @@ log = logging.getLogger(__name__)
 
 
 def services(settings: Settings) -> list[Service]:
-    return [Postgres(settings), Kafka(settings), Trino(settings), Stream(settings), Api(settings)]
+    """Every service `up` starts, in the order it starts them (`stage`)."""
+    if settings.local.profile == "cluster":
+        return cluster.services(settings)
+    out: list[Service] = [Postgres(settings)]
+    if settings.local.hdfs:
+        count = settings.hdfs.datanodes
+        host = Host(hdfs.namenode(settings.warehouse)[0])
+        out += [NameNode(settings), *(DataNode(settings, i, host, count > 1) for i in range(1, count + 1))]
+    return [*out, Kafka(settings), Trino(settings), Stream(settings), Api(settings)]
 
 
-# Services the others need before they can start.
-FOUNDATION = ("postgres", "kafka")
+# What the others need, in the order it is needed; each stage started together and waited
+# for before the next (the brokers together: a KRaft quorum forms only once most are up).
+STAGES: tuple[type[Service], ...] = (Postgres, NameNode, DataNode, Kafka, SparkMaster)
+
+
+def stage(service: Service) -> int:
+    """The service's stage: its place in STAGES, or after them all."""
+    return next((i for i, kind in enumerate(STAGES) if isinstance(service, kind)), len(STAGES))
 
 
 @dataclass(frozen=True)
@@ -46,12 +68,16 @@ class ServiceState:
 
 
 def up(settings: Settings) -> None:
+    if settings.local.profile == "cluster":
+        cluster.network(settings).up()
+    elif len(settings.kafka.brokers) > 1:
+        raise ConfigError(
+            f"kafka.bootstrap names {len(settings.kafka.brokers)} brokers; the single profile runs one",
+            "`gamepipe up --profile cluster` runs one per entry",
+        )
     all_services = services(settings)
-    foundation = [s for s in all_services if s.name in FOUNDATION]
-    rest = [s for s in all_services if s.name not in FOUNDATION]
-    for svc in foundation:
-        _start_and_wait([svc])
-    _start_and_wait(rest)
+    for n in sorted({stage(s) for s in all_services}):
+        _start_and_wait([s for s in all_services if stage(s) == n])
 
 
 def _start_and_wait(group: list[Service]) -> None:
@@ -60,11 +86,11 @@ def _start_and_wait(group: list[Service]) -> None:
         already = svc.pid()
         pid = svc.start()
         started.append(svc)
-        log.info("  %-9s %s (pid %s)", svc.name, "already running" if already else "started", pid)
+        log.info("  %-14s %s (pid %s)", svc.name, "already running" if already else "started", pid)
     for svc in started:
         svc.wait_healthy()
         svc.after_start()
-        log.info("  %-9s healthy   %s", svc.name, svc.describe())
+        log.info("  %-14s healthy   %s", svc.name, svc.describe())
 
 
 def down(settings: Settings) -> None:
@@ -75,9 +101,12 @@ def down(settings: Settings) -> None:
             supervisor.ensure()  # which stops them first
             log.info("  stopped %d process(es) left running without their supervisor", len(left))
     for svc in reversed(services(settings)):
-        log.info("  %-9s %s", svc.name, "stopped" if svc.stop() else "not running")
+        log.info("  %-14s %s", svc.name, "stopped" if svc.stop() else "not running")
     if supervisor.shutdown():
         log.info("  supervisord stopped")
+    if settings.local.profile == "cluster":
+        cluster.network(settings).down()
+        log.info("  network   %s and its hosts removed", settings.cluster.bridge)
 
 
 def status(settings: Settings) -> list[ServiceState]:

@@ -10,6 +10,7 @@ Reads settings: catalog.*.
 from __future__ import annotations
 
 import glob
+import ipaddress
 import os
 import pwd
 import secrets
@@ -17,7 +18,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from gamepipe.stack.base import Launch, Service, StackError
+from gamepipe.errors import ConfigError, ServiceFailed, SetupError, StackError
+from gamepipe.stack.base import Launch, Service
 
 
 def postgres_bin() -> Path | None:
@@ -50,7 +52,7 @@ class Postgres(Service):
     def _bin(self) -> Path:
         found = postgres_bin()
         if found is None:
-            raise StackError(
+            raise SetupError(
                 "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin; "
                 "run `make setup` (installs the Debian package `postgresql`)"
             )
@@ -63,7 +65,7 @@ class Postgres(Service):
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            raise StackError("running as root but there is no `postgres` user; run `make setup`") from None
+            raise SetupError("running as root but there is no `postgres` user", "run `make setup`") from None
         return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
 
     def _chown(self, path: Path) -> None:
@@ -71,11 +73,27 @@ class Postgres(Service):
             shutil.chown(path, "postgres", "postgres")
 
     def prepare(self) -> None:
-        if (self.data / "PG_VERSION").exists():
+        if not (self.data / "PG_VERSION").exists():
+            self._init()
+        self._allow_network()
+
+    def _allow_network(self) -> None:
+        """Clients on the catalog's own network (the cluster profile's nodes: Trino's) may
+        connect with the password, as local ones do; loopback needs no more."""
+        host = self.settings.catalog.host
+        if host.startswith("127."):
             return
+        network = ipaddress.ip_network(f"{host}/24", strict=False)
+        line = f"host all all {network} scram-sha-256"
+        hba = self.data / "pg_hba.conf"
+        if line not in hba.read_text().splitlines():
+            with hba.open("a") as f:
+                f.write(f"# gamepipe: the catalog's network\n{line}\n")
+
+    def _init(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0 and (blocked := closed_to_others(self.home.parent)):
-            raise StackError(
+            raise ConfigError(
                 f"the catalog database runs as the `postgres` user, who cannot enter {blocked[0]} "
                 f"(mode {blocked[0].stat().st_mode & 0o777:o}) to reach {self.home}. Check out gamepipe where "
                 f"others may enter (e.g. not under /root), run `chmod o+x` on {', '.join(map(str, blocked))}, "
@@ -107,7 +125,7 @@ class Postgres(Service):
             check=False,
         )
         if result.returncode != 0:
-            raise StackError(f"initdb failed for {self.data}:\n{result.stdout}{result.stderr}")
+            raise ServiceFailed(f"initdb failed for {self.data}:\n{result.stdout}{result.stderr}")
 
     def launch(self) -> Launch:
         c = self.settings.catalog

@@ -110,7 +110,7 @@ def check_java(settings: Settings) -> None:
 
 def fetch_jvm(settings: Settings) -> None:
     log.info("fetching JVM artifacts with Maven (jvm/pom.xml -> var/jvm/)")
-    argv = ["mvn", "-B", "-f", str(settings.root / "jvm" / "pom.xml"), f"-Dgamepipe.var={settings.var}", "package"]
+    argv = ["mvn", "-B", "-f", str(settings.root / "jvm" / "pom.xml"), f"-Dgamepipe.jvm={settings.jvm}", "package"]
     # Maven's own output is the progress: which module, what it downloads.
     result = subprocess.run(argv, check=False)
     if result.returncode != 0:
@@ -127,7 +127,7 @@ TRINO_PLUGINS = ("iceberg",)
 def unpack_trino(settings: Settings) -> Path:
     """Unpack the server tarball once (system tar: it restores the hard links the
     plugins share), then drop the plugins we do not use."""
-    home = settings.var / "jvm" / "trino"
+    home = settings.jvm / "trino"
     tarball = home / "trino-server.tar.gz"
     marker = home / "unpacked.ok"
     if marker.exists() and marker.stat().st_mtime >= tarball.stat().st_mtime:

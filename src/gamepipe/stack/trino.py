@@ -1,4 +1,6 @@
-"""Trino, one node (coordinator that also runs tasks), on Java 25 (stack/setup.py `java25_home`).
+"""Trino on Java 25 (stack/setup.py `java25_home`): one node, the coordinator running
+tasks too; or, in the cluster profile, a coordinator and workers (`TrinoWorker`), each a
+host of its own.
 
 Its `etc/` is generated under `var/trino/etc`: a catalog named `hive` (so the seed's
 `--catalog hive --schema default` session works unchanged) using the Iceberg
@@ -12,25 +14,44 @@ from __future__ import annotations
 import json
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from gamepipe import query
+from gamepipe.config import Settings
 from gamepipe.errors import ConfigError, QueryError, SetupError
 from gamepipe.stack.base import Launch, Service, java_env
+from gamepipe.stack.hosts import Host
 from gamepipe.stack.setup import java25_home
 
 
 class Trino(Service):
+    """The coordinator (`trino.host`); with workers (`workers`) it leaves the work to them."""
+
     name = "trino"
     start_timeout_s = 150.0
     startsecs = 20
 
+    def __init__(self, settings: Settings, host: Host | None = None, workers: int = 0) -> None:
+        super().__init__(settings)
+        self.address = settings.trino.host
+        self.host = host or Host(self.address)
+        self.workers = workers
+
+    @property
+    def coordinator(self) -> bool:
+        return True
+
+    @property
+    def heap(self) -> str:
+        return self.settings.trino.heap
+
     @property
     def home(self) -> Path:
-        return self.settings.var / "trino"
+        return self.settings.var / self.name
 
     @property
     def install(self) -> Path:
-        found = sorted((self.settings.var / "jvm" / "trino").glob("trino-server-*"))
+        found = sorted((self.settings.jvm / "trino").glob("trino-server-*"))
         if not found:
             raise SetupError("Trino server missing under var/jvm/trino", "run `make setup` (Maven fetch)")
         return found[-1]
@@ -50,57 +71,55 @@ class Trino(Service):
                 f"iceberg.jdbc-catalog.connection-password={s.catalog_password()}",
                 f"iceberg.jdbc-catalog.catalog-name={c.name}",
                 f"iceberg.jdbc-catalog.default-warehouse-dir={s.warehouse}",
-                # file:// warehouses go through Trino's Hadoop file system support.
+                # file:// and hdfs:// warehouses go through Trino's Hadoop file system support.
                 "fs.hadoop.enabled=true",
                 "",
             ]
         )
 
-    def prepare(self) -> None:
+    def config_properties(self) -> list[str]:
         t = self.settings.trino
+        return [
+            "coordinator=true",
+            # With workers the coordinator only plans; alone it does the work too.
+            f"node-scheduler.include-coordinator={'false' if self.workers else 'true'}",
+            # Every catalog on every node from the start: with static catalogs the first
+            # seconds' queries fail with NO_NODES_AVAILABLE (docs/decisions.md). The
+            # catalog file is still ours, written at start.
+            "catalog.management=dynamic",
+            f"http-server.http.port={t.port}",
+            f"discovery.uri=http://{t.host}:{t.port}",
+            f"query.max-memory={t.memory_per_node}",
+            f"query.max-memory-per-node={t.memory_per_node}",
+            # With workers, a query a lost worker took part in runs again (results up to 32 MB:
+            # no exchange manager needed).
+            *(["retry-policy=QUERY"] if self.workers else []),
+        ]
+
+    def prepare(self) -> None:
         etc = self.home / "etc"
         (etc / "catalog").mkdir(parents=True, exist_ok=True)
         (etc / "node.properties").write_text(
-            "node.environment=gamepipe\nnode.id=gamepipe-1\n"
+            f"node.environment=gamepipe\nnode.id=gamepipe-{self.name}\n"
             f"node.data-dir={self.home / 'data'}\n"
-            # Listen on (and announce) the configured host only, loopback by default.
-            f"node.bind-ip={t.host}\nnode.internal-address={t.host}\n"
+            # Listen on (and announce) its own address only, loopback by default.
+            f"node.bind-ip={self.address}\nnode.internal-address={self.address}\n"
         )
-        (etc / "jvm.config").write_text(
-            "\n".join(
-                [
-                    "-server",
-                    f"-Xmx{t.heap}",
-                    f"-Xms{t.heap}",
-                    "-XX:+UseG1GC",
-                    "-XX:+ExitOnOutOfMemoryError",
-                    "-XX:+HeapDumpOnOutOfMemoryError",
-                    f"-XX:HeapDumpPath={self.home / 'data'}",
-                    "-Djdk.attach.allowAttachSelf=true",
-                    "-XX:ReservedCodeCacheSize=256M",
-                    "",
-                ]
-            )
-        )
-        (etc / "config.properties").write_text(
-            "\n".join(
-                [
-                    "coordinator=true",
-                    "node-scheduler.include-coordinator=true",
-                    # Every catalog on every node from the start: with static catalogs
-                    # the first seconds' queries fail with NO_NODES_AVAILABLE
-                    # (docs/decisions.md). The catalog file is still ours, written at start.
-                    "catalog.management=dynamic",
-                    f"http-server.http.port={t.port}",
-                    f"discovery.uri=http://{t.host}:{t.port}",
-                    "query.max-memory=768MB",
-                    "query.max-memory-per-node=768MB",
-                    "",
-                ]
-            )
-        )
+        jvm = [
+            "-server",
+            f"-Xmx{self.heap}",
+            f"-Xms{self.heap}",
+            "-XX:+UseG1GC",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-XX:+HeapDumpOnOutOfMemoryError",
+            f"-XX:HeapDumpPath={self.home / 'data'}",
+            "-Djdk.attach.allowAttachSelf=true",
+            "-XX:ReservedCodeCacheSize=256M",
+        ]
+        (etc / "jvm.config").write_text("\n".join([*jvm, ""]))
+        (etc / "config.properties").write_text("\n".join([*self.config_properties(), ""]))
         (etc / "log.properties").write_text("io.trino=INFO\n")
-        catalog_file = etc / "catalog" / f"{t.catalog}.properties"
+        catalog_file = etc / "catalog" / f"{self.settings.trino.catalog}.properties"
         catalog_file.write_text(self.catalog_properties())
         catalog_file.chmod(0o600)  # holds the catalog database password
 
@@ -113,18 +132,21 @@ class Trino(Service):
         ]
         return Launch(argv, java_env(str(java25_home(self.settings))), self.home)
 
-    def healthy(self) -> bool:
-        t = self.settings.trino
+    def node_info(self) -> dict[str, Any] | None:
         try:
-            with urllib.request.urlopen(f"http://{t.host}:{t.port}/v1/info", timeout=2) as resp:
-                info = json.load(resp)
-        except OSError:
+            with urllib.request.urlopen(f"http://{self.address}:{self.settings.trino.port}/v1/info", timeout=2) as resp:
+                info: dict[str, Any] = json.load(resp)
+        except (OSError, ValueError):
+            return None
+        return info
+
+    def healthy(self) -> bool:
+        info = self.node_info()
+        if info is None or info.get("starting") is not False:
             return False
-        if info.get("starting") is not False:
-            return False
-        # Started is not ready: the coordinator registers itself as a worker a few seconds
-        # later, and until then every query fails with NO_NODES_AVAILABLE. A query that
-        # runs is the check.
+        # Started is not ready: a node registers with the coordinator seconds later, and
+        # until one has, every query fails with NO_NODES_AVAILABLE. A query that runs is
+        # the check.
         try:
             query.run(self.settings, "select 1")
         except (QueryError, OSError):
@@ -133,4 +155,49 @@ class Trino(Service):
 
     def describe(self) -> str:
         t = self.settings.trino
-        return f"http://{t.host}:{t.port} catalog={t.catalog} schema={t.schema_}"
+        workers = f" workers={self.workers}" if self.workers else ""
+        return f"http://{t.host}:{t.port} catalog={t.catalog} schema={t.schema_}{workers}"
+
+
+class TrinoWorker(Trino):
+    """Worker `number`, at `address`, discovering the coordinator at `trino.host`."""
+
+    def __init__(self, settings: Settings, number: int, host: Host) -> None:
+        super().__init__(settings, host)
+        self.name = f"trino-worker-{number}"
+        self.address = host.address
+
+    @property
+    def coordinator(self) -> bool:
+        return False
+
+    @property
+    def heap(self) -> str:
+        return self.settings.trino.worker_heap
+
+    def config_properties(self) -> list[str]:
+        t = self.settings.trino
+        return [
+            "coordinator=false",
+            "catalog.management=dynamic",
+            f"http-server.http.port={t.port}",
+            f"discovery.uri=http://{t.host}:{t.port}",
+            f"query.max-memory-per-node={t.memory_per_node}",
+            "retry-policy=QUERY",
+        ]
+
+    def healthy(self) -> bool:
+        """Started, and the coordinator counts it among its active workers."""
+        info = self.node_info()
+        if info is None or info.get("starting") is not False:
+            return False
+        sql = (
+            f"select count(*) from system.runtime.nodes where http_uri like '%//{self.address}:%' and state = 'active'"
+        )
+        try:
+            return bool(query.run(self.settings, sql).scalar())
+        except (QueryError, OSError):
+            return False
+
+    def describe(self) -> str:
+        return f"http://{self.address}:{self.settings.trino.port} worker of {self.settings.trino.host}"

@@ -1,4 +1,5 @@
-"""The stream's dedup: each event id kept once within `stream.dedup_window_s` of event time.
+"""The stream's dedup: each event id kept once within `stream.dedup_window_s` of event
+time.
 
 In, per micro-batch: a pyarrow Table with one row per Kafka record (the columns of
 `transform.dedup_key_columns`): for a valid event its key (a 128-bit hash of `event_id`:
@@ -6,15 +7,15 @@ two 64-bit xxhash64 with different seeds, `hi` and `lo`) and `received_at` in
 microseconds (`at`), for every record its Kafka `partition` and `offset`. Rejected
 records have no key and are never copies. Out: a `Verdict` saying which rows are copies
 of an id seen before, in an earlier micro-batch within the window or earlier in this one
-in Kafka order (the first copy is kept). Once the batch is in its tables, `remember` adds
-its kept keys to the window and saves them, one file per micro-batch beside the
-checkpoint, fsynced with an index of the files (`window.json`) before the batch counts
-as done, so a job restarted after a crash checks the re-run batch against exactly the
-window the crashed one had. A file that is damaged, or listed in the index and missing
-(or no index at all once batches have run), is found at start and named
-(`Dedup.start` returns the trouble); the job then rebuilds the window from the tables'
-recent ids (`Dedup.rebuild`, stream/job.py) instead of failing every start or admitting
-copies.
+in Kafka order (the first copy is kept). Once the batch is in its tables, `remember`
+adds its kept keys to the window and saves them, one file per micro-batch beside the
+checkpoint (on this disk or HDFS: gamepipe/storage.py), written durably with an index of
+the files (`window.json`) before the batch counts as done, so a job restarted after a
+crash checks the re-run batch against exactly the window the crashed one had. A file
+that is damaged, or listed in the index and missing (or no index at all once batches
+have run), is found at start and named (`Dedup.start` returns the trouble); the job then
+rebuilds the window from the tables' recent ids (`Dedup.rebuild`, stream/writer.py) instead
+of failing every start or admitting copies.
 
 Why not Spark's `dropDuplicatesWithinWatermark`: it scans its whole state store in every
 micro-batch to expire ids, so each batch costs O(rate x window); at 20,000 events/s with
@@ -24,23 +25,23 @@ a 2-minute window that scan and the state updates took most of the stream's time
 An event more than the window older than the newest one seen (a partition far behind the
 other, an event written straight to Kafka with an old `received_at`) is kept, never
 dropped: it is checked against the ids the window still holds, and counted as late. An
-event time more than a minute ahead of the clock moves the window on no further than that.
+event time more than a minute ahead of the clock moves the window on no further than
+that.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+
+from gamepipe.storage import Directory
 
 Int64s = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -184,29 +185,10 @@ def _column(table: pa.Table, name: str) -> Int64s:
 INDEX = "window.json"  # {"files": {batch id: newest event time in its file}}
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_durably(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Whole or absent, and on disk before this returns (file and directory fsynced)."""
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
 class Dedup:
     """The window, kept in memory and saved per micro-batch under `directory`."""
 
-    def __init__(self, directory: Path, window_s: float) -> None:
+    def __init__(self, directory: Directory, window_s: float) -> None:
         self.directory = directory
         self.window = Window(int(window_s * 1_000_000))
         self._files: dict[int, int] = {}  # micro-batch id -> newest event time in its file
@@ -221,21 +203,25 @@ class Dedup:
         before Spark recorded the batch as done: Spark runs that batch again, so the file
         goes. A file of an earlier batch missing from the index was written just before
         the crash, after its batch was in every table: it counts."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdirs()
         trouble: list[str] = []
         listed = self._read_index(trouble, batch_id)
         parts = []
         damaged = set()
-        for path in sorted(self.directory.glob("*.npz")):
-            batch = int(path.stem)
+        names = self.directory.names()
+        for name in names:
+            if name.endswith(".tmp"):  # a write a crash cut short: never renamed, never counted
+                self.directory.delete(name)
+        for name in sorted((n for n in names if n.endswith(".npz")), key=lambda n: int(n.split(".")[0])):
+            batch = int(name.split(".")[0])
             if batch >= batch_id:
-                path.unlink()
+                self.directory.delete(name)
                 continue
             try:
-                with np.load(path) as saved:
+                with np.load(io.BytesIO(self.directory.read(name))) as saved:
                     keys = Keys(saved["hi"], saved["lo"], saved["at"])
             except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-                trouble.append(f"{path.name} is damaged ({error})")
+                trouble.append(f"{name} is damaged ({error})")
                 damaged.add(batch)
                 continue
             parts.append(keys)
@@ -248,11 +234,10 @@ class Dedup:
         return trouble
 
     def _read_index(self, trouble: list[str], batch_id: int) -> set[int]:
-        path = self.directory / INDEX
         try:
-            return {int(b) for b in json.loads(path.read_text())["files"]}
+            return {int(b) for b in json.loads(self.directory.read(INDEX))["files"]}
         except FileNotFoundError:
-            if batch_id > 0 and not any(self.directory.glob("*.npz")):
+            if batch_id > 0 and not any(n.endswith(".npz") for n in self.directory.names()):
                 trouble.append(f"{INDEX} and every window file are missing, after {batch_id} micro-batches")
         except (ValueError, KeyError, TypeError) as error:
             trouble.append(f"{INDEX} is damaged ({error})")
@@ -261,9 +246,9 @@ class Dedup:
     def rebuild(self, batch_id: int, keys: Keys) -> None:
         """Replace the files with one of `keys` (the ids the tables held before micro-batch
         `batch_id`), so the next start needs no rebuild."""
-        for path in self.directory.glob("*.np*"):
-            path.unlink()
-        (self.directory / INDEX).unlink(missing_ok=True)
+        for name in self.directory.names():
+            if name.endswith(".npz") or name == INDEX:
+                self.directory.delete(name)
         self._files.clear()
         self.window = Window(self.window.window_us, keys, clock_us=clock_us())
         self.rebuilt_from_tables = len(keys)
@@ -297,15 +282,14 @@ class Dedup:
         self._write_index()
 
     def _save(self, batch_id: int, keys: Keys) -> None:
-        def write(f: IO[bytes]) -> None:
-            np.savez(f, hi=keys.hi, lo=keys.lo, at=keys.at)
-
-        _write_durably(self.directory / f"{batch_id}.npz", write)
+        buffer = io.BytesIO()
+        np.savez(buffer, hi=keys.hi, lo=keys.lo, at=keys.at)
+        self.directory.write_durably(f"{batch_id}.npz", buffer.getvalue())
         self._files[batch_id] = int(keys.at.max())
 
     def _write_index(self) -> None:
         text = json.dumps({"files": {str(b): at for b, at in sorted(self._files.items())}}).encode()
-        _write_durably(self.directory / INDEX, lambda f: f.write(text))
+        self.directory.write_durably(INDEX, text)
 
     def _forget_expired_files(self) -> None:
         """Expired files out of the index first, then off the disk (the index never lists
@@ -320,4 +304,4 @@ class Dedup:
             del self._files[batch]
         self._write_index()
         for batch in expired:
-            (self.directory / f"{batch}.npz").unlink(missing_ok=True)
+            self.directory.delete(f"{batch}.npz")

@@ -18,12 +18,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pyspark.errors import StreamingQueryException
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
+from gamepipe import hdfs
 from gamepipe.config import Settings
 from gamepipe.errors import ConfigError, StreamFailed
 from gamepipe.events import Contract, load_contract
+from gamepipe.storage import directory
 from gamepipe.stream.catalog import create_tables
 from gamepipe.stream.maintain import TableCare, care_round
 from gamepipe.stream.session import build_session
@@ -39,16 +42,18 @@ CHECKPOINT = "stream"  # <stream_dir>/checkpoints/<this>: the one query's checkp
 def start_query(spark: SparkSession, settings: Settings, contract: Contract) -> tuple[StreamingQuery, BatchWriter]:
     """One streaming query: read and parse the topic once per micro-batch; `BatchWriter` does the rest."""
     k, st = settings.kafka, settings.stream
-    checkpoints = settings.stream_dir / "checkpoints"
-    stale = [t for t in st.tables if (checkpoints / t).is_dir()]
-    if stale and not (checkpoints / CHECKPOINT).exists():
-        raise ConfigError(
-            f"found per-table checkpoints {stale} under {checkpoints} from an older gamepipe: the tables hold "
-            "their events already, and the single query would read the topic again from the start",
-            "start afresh with `make clean` (deletes var/, data included), or move the old checkpoints aside, "
-            "drop the tables and let the stream rebuild them from Kafka",
-        )
-    set_aside_spark_dedup_state(checkpoints / CHECKPOINT)
+    checkpoint = f"{settings.checkpoint_dir.rstrip('/')}/{CHECKPOINT}"
+    if not hdfs.is_hdfs(checkpoint):  # an older gamepipe's checkpoints were all on local disk
+        local = Path(settings.checkpoint_dir)
+        stale = [t for t in st.tables if (local / t).is_dir()]
+        if stale and not (local / CHECKPOINT).exists():
+            raise ConfigError(
+                f"found per-table checkpoints {stale} under {local} from an older gamepipe: the tables hold "
+                "their events already, and the single query would read the topic again from the start",
+                "start afresh with `make clean` (deletes var/, data included), or move the old checkpoints aside, "
+                "drop the tables and let the stream rebuild them from Kafka",
+            )
+        set_aside_spark_dedup_state(local / CHECKPOINT)
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", k.bootstrap)
@@ -58,13 +63,13 @@ def start_query(spark: SparkSession, settings: Settings, contract: Contract) -> 
     if st.max_rows_per_batch:
         reader = reader.option("maxOffsetsPerTrigger", str(st.max_rows_per_batch))
     source = reader.load()
-    writer = BatchWriter(spark, settings, contract, checkpoints / CHECKPOINT)
+    writer = BatchWriter(spark, settings, contract, directory(checkpoint))
     query = (
         parse(source, contract)
         .writeStream.queryName("gamepipe-stream")
         .foreachBatch(writer)
         .trigger(processingTime=f"{st.trigger_seconds} seconds")
-        .option("checkpointLocation", str(checkpoints / CHECKPOINT))
+        .option("checkpointLocation", checkpoint)
         .start()
     )
     return query, writer
@@ -121,9 +126,10 @@ def run(settings: Settings) -> None:
         while True:
             StreamStatus.of(progress.last(), query.isActive, writer, care.status(), started).save(status_path)
             care.tick()
-            if query.awaitTermination(timeout=2):
-                if query.exception() is not None:
-                    raise StreamFailed(f"the stream query failed: {query.exception()}")
-                return
+            try:
+                if query.awaitTermination(timeout=2):
+                    return
+            except StreamingQueryException as error:
+                raise StreamFailed(f"the stream query failed: {error}") from error
     finally:
         writer.close()

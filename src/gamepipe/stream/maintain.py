@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import TypeAdapter
 from pyspark.sql import SparkSession
 
-from gamepipe.config import Settings
+from gamepipe.config import SETTINGS_FILE, Settings
 from gamepipe.errors import CareFailed
 from gamepipe.stream.catalog import BATCH_ID
 from gamepipe.stream.status import CareStatus, TableCareReport
@@ -55,7 +55,7 @@ def expiry_bound(spark: SparkSession, name: str, keep_since: datetime) -> dateti
     snapshot (the newest carrying a micro-batch id) or the one before it is older. The
     stream reads that batch id to know what it committed (a re-run batch skips tables
     that have it), and time-travels to the snapshot before it to rebuild a lost dedup
-    window (stream/job.py): expiry must never take either."""
+    window (stream/writer.py): expiry must never take either."""
     row = spark.sql(
         f"SELECT unix_micros(committed_at) AS at, parent_id FROM {name}.snapshots "
         f"WHERE summary['{BATCH_ID}'] IS NOT NULL ORDER BY committed_at DESC LIMIT 1"
@@ -118,7 +118,9 @@ def care_round(settings: Settings) -> CareReport:
     """One round of table care in a child process (CARE_COMMAND) with this process's
     settings, in its process group, so stopping the stack stops it too. Its log goes to
     the caller's stderr (the stream's log); its report, one JSON line, comes back."""
-    env = {**os.environ, **settings.hand_down()}
+    # The stream's own settings file when the stack started it; else one of the child's.
+    handed = {SETTINGS_FILE: os.environ[SETTINGS_FILE]} if SETTINGS_FILE in os.environ else settings.hand_down("care")
+    env = {**os.environ, **handed}
     done = subprocess.run(CARE_COMMAND, stdout=subprocess.PIPE, text=True, check=False, env=env)
     if done.returncode != 0:
         raise CareFailed(f"`gamepipe maintain --json` exited with {done.returncode}; its errors are above")

@@ -68,6 +68,16 @@ def position(text: str, *, start: bool) -> Position:
     return Position(f"{kind}Timestamp", str(int(when.timestamp() * 1000)))
 
 
+def check_request(settings: Settings, chosen: list[str], suffix: str) -> None:
+    """Refuse tables the stream does not write and a suffix that is not a name's end."""
+    known = settings.stream.tables
+    unknown = [t for t in chosen if t not in known]
+    if unknown:
+        raise ReplayError(f"unknown table(s) {unknown}; the stream writes {known}")
+    if not suffix or not suffix.replace("_", "").isalnum():
+        raise ReplayError(f"suffix {suffix!r} must be letters, digits and _ (e.g. _replay)")
+
+
 def replay(
     spark: SparkSession,
     settings: Settings,
@@ -80,12 +90,8 @@ def replay(
 ) -> dict[str, int]:
     """Rebuild `chosen` tables into `<table><suffix>`; returns rows written per new table.
     Logs each step (records read, each table begun and written)."""
+    check_request(settings, chosen, suffix)
     layout = {t.name: t for t in stream_tables(settings.stream)}
-    unknown = [t for t in chosen if t not in layout]
-    if unknown:
-        raise ReplayError(f"unknown table(s) {unknown}; the stream writes {list(layout)}")
-    if not suffix or not suffix.replace("_", "").isalnum():
-        raise ReplayError(f"suffix {suffix!r} must be letters, digits and _ (e.g. _replay)")
     targets = {table: table_name(settings, table + suffix) for table in chosen}
     existing = [name for name in targets.values() if spark.catalog.tableExists(name)]
     if existing and not replace:

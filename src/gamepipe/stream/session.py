@@ -2,8 +2,8 @@
 
 In: settings. Out: a `SparkSession` with the Iceberg extensions and the shared catalog
 (`catalog.*`) as its default, the jars Maven fetched into `var/jvm/spark` (local paths,
-no Ivy), the driver bound to 127.0.0.1, no UI. Reads settings: stream.master,
-stream.driver_memory, catalog.*, warehouse, var.
+no Ivy), the driver bound to `stream.driver_host` (127.0.0.1; a Spark cluster's executors
+reach it there), no UI. Reads settings: stream.*, catalog.*, warehouse, var.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
+from gamepipe import hdfs
 from gamepipe.config import Settings
 from gamepipe.errors import SetupError
 
@@ -20,9 +21,9 @@ ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExt
 
 
 def spark_jars(settings: Settings) -> list[str]:
-    jars = sorted(str(p) for p in (settings.var / "jvm" / "spark").glob("*.jar"))
+    jars = sorted(str(p) for p in (settings.jvm / "spark").glob("*.jar"))
     if not jars:
-        raise SetupError(f"no jars in {settings.var / 'jvm' / 'spark'}", "run `make setup` (Maven fetch)")
+        raise SetupError(f"no jars in {settings.jvm / 'spark'}", "run `make setup` (Maven fetch)")
     return jars
 
 
@@ -45,8 +46,12 @@ def build_session(
         .appName(app_name)
         .config("spark.jars", ",".join(spark_jars(s)))
         .config("spark.driver.memory", memory or s.stream.driver_memory)
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
+        # Where the executors reach the driver: this machine (local), or its address on
+        # the cluster's network.
+        .config("spark.driver.host", s.stream.driver_host)
+        .config("spark.driver.bindAddress", s.stream.driver_host)
+        .config("spark.executor.memory", s.stream.executor_memory)
+        .config("spark.executor.cores", str(s.stream.executor_cores))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
@@ -63,6 +68,12 @@ def build_session(
     )
     if java_options:
         builder = builder.config("spark.driver.extraJavaOptions", java_options)
+    if hdfs.is_hdfs(s.warehouse) or hdfs.is_hdfs(s.checkpoint_dir):
+        # The files Spark writes get HDFS's replication as configured (the client decides, and
+        # Hadoop's client default is 3), and a write goes on when a DataNode fails under it.
+        builder = builder.config("spark.hadoop.dfs.replication", str(s.hdfs.replication)).config(
+            "spark.hadoop.dfs.client.block.write.replace-datanode-on-failure.best-effort", "true"
+        )
     spark = builder.getOrCreate()
     # Set after start so the password never appears on a command line.
     spark.conf.set(f"{prefix}.jdbc.password", s.catalog_password())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -18,12 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from gamepipe.stream.writer import BatchWriter
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Keys another version of gamepipe wrote are ignored, so its status still reads.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class TableWrite(_Record):
@@ -96,7 +100,10 @@ class StreamStatus(_Record):
         """The record at `path`; None if there is none (yet) or it is not whole."""
         try:
             return cls.model_validate_json(path.read_text())
-        except (FileNotFoundError, ValidationError):
+        except FileNotFoundError:
+            return None
+        except ValidationError as error:  # mid-write is impossible (replaced whole): another version's
+            log.warning("%s is not a status this gamepipe reads: %s", path, error)
             return None
 
     @classmethod

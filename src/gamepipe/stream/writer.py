@@ -13,7 +13,6 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from pyspark.sql import functions as F
 
 from gamepipe.config import Settings
 from gamepipe.events import Contract
+from gamepipe.storage import Directory
 from gamepipe.stream.catalog import BATCH_ID, EMPTY, QUERY_ID, last_batch, snapshot_before, table_name
 from gamepipe.stream.dedup import Dedup, Keys, Verdict
 from gamepipe.stream.status import DedupStatus
@@ -57,14 +57,14 @@ class BatchWriter:
     before that batch, so it finds the same copies, and tables whose last commit already
     carries that batch id are skipped: every table gets each batch exactly once."""
 
-    def __init__(self, spark: SparkSession, settings: Settings, contract: Contract, checkpoint: Path) -> None:
+    def __init__(self, spark: SparkSession, settings: Settings, contract: Contract, checkpoint: Directory) -> None:
         self.spark = spark
         self.settings = settings
         self.router = Router(contract, settings.stream)
         self.tables = self.router.tables
         self.checkpoint = checkpoint
         window_s = settings.stream.dedup_window_s
-        self.dedup = Dedup(checkpoint / DEDUP_DIR, window_s) if window_s else None
+        self.dedup = Dedup(checkpoint.child(DEDUP_DIR), window_s) if window_s else None
         # Threads kept for the job's life: each new Python thread opens a py4j connection
         # and a JVM thread of its own.
         self.pool = ThreadPoolExecutor(max_workers=len(self.tables), thread_name_prefix="append")
@@ -77,7 +77,7 @@ class BatchWriter:
     def start(self, batch_id: int) -> None:
         """Read the query id Spark keeps in the checkpoint, each table's last batch, and
         the dedup window as it was before `batch_id`."""
-        self.query_id = json.loads((self.checkpoint / "metadata").read_text().splitlines()[0])["id"]
+        self.query_id = json.loads(self.checkpoint.read("metadata").splitlines()[0])["id"]
         for table in self.tables:
             self.committed[table.name] = last_batch(self.spark, table_name(self.settings, table.name), self.query_id)
         if self.dedup:
