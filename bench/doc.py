@@ -460,7 +460,9 @@ def robustness(r: dict[str, Any]) -> list[str]:
             "checks until they all pass. Recovered: from the fault's end until every service was healthy again "
             "(no hand on the stream). Ledger: from the load's end until every event acknowledged was once in "
             "its tables and none among the dead letters. Rows named `cluster:` ran on the cluster profile "
-            "(tests/cluster/: every node a host of its own, the node named lost under the same load).",
+            "(tests/cluster/: every node a host of its own, the node named lost under the same load); a "
+            "DataNode's recovery is counted from when it runs again (the NameNode keeps listing its address "
+            "as live until it re-registers, so that figure is low).",
             "",
             "| fault | events acknowledged | landed (distinct) | duplicates | requests retried | recovered in | "
             "ledger closed after | crashes supervisord saw |",
