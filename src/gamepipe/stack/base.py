@@ -9,13 +9,16 @@ pid file's guess.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -170,6 +173,16 @@ def java_env(java_home: str | None = None) -> dict[str, str]:
         env["JAVA_HOME"] = java_home
         env["PATH"] = f"{java_home}/bin:{env.get('PATH', '')}"
     return env
+
+
+def get_json(url: str) -> Any | None:
+    """A service's own account of itself over HTTP (a health page, JMX), or None if it
+    does not answer, or not in JSON."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - our own http:// URL
+            return json.load(resp)
+    except (OSError, ValueError):
+        return None
 
 
 def free_port() -> int:

@@ -18,7 +18,6 @@ import json
 import logging
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -26,7 +25,7 @@ from xml.sax.saxutils import escape
 from gamepipe import hdfs
 from gamepipe.config import Settings
 from gamepipe.errors import ServiceFailed, SetupError, StackError
-from gamepipe.stack.base import Launch, Service, java_env
+from gamepipe.stack.base import Launch, Service, get_json, java_env
 from gamepipe.stack.hosts import Host
 
 log = logging.getLogger(__name__)
@@ -126,11 +125,8 @@ class HdfsNode(Service):
         """The NameNode's own account (JMX NameNodeInfo), or None if it does not answer."""
         bean = "Hadoop:service=NameNode,name=NameNodeInfo"
         url = f"http://{self.namenode[0]}:{self.settings.hdfs.http_port}/jmx?qry={bean}"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                beans = json.load(resp).get("beans") or [{}]
-        except (OSError, ValueError):
-            return None
+        found = get_json(url)
+        beans = (found or {}).get("beans") or [{}]
         info: dict[str, Any] = beans[0]
         return info or None
 

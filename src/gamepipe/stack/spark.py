@@ -11,16 +11,14 @@ Reads settings: stream.master, cluster.*.
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from gamepipe.config import Settings
 from gamepipe.errors import ConfigError, SetupError
-from gamepipe.stack.base import Launch, Service, java_env
+from gamepipe.stack.base import Launch, Service, get_json, java_env
 from gamepipe.stack.hosts import Host
 
 WEB_PORT = 8080  # the master's UI and /json/ (each node has its own address)
@@ -92,11 +90,7 @@ class SparkMaster(Service):
 def master_state(settings: Settings) -> dict[str, Any] | None:
     """The master's own account (its /json/: status, workers, applications)."""
     address, _ = master_address(settings)
-    try:
-        with urllib.request.urlopen(f"http://{address}:{WEB_PORT}/json/", timeout=2) as resp:
-            state: dict[str, Any] = json.load(resp)
-    except (OSError, ValueError):
-        return None
+    state: dict[str, Any] | None = get_json(f"http://{address}:{WEB_PORT}/json/")
     return state
 
 

@@ -11,15 +11,13 @@ Reads settings: trino.*, catalog.*, warehouse.
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from gamepipe import query
 from gamepipe.config import Settings
 from gamepipe.errors import ConfigError, QueryError, SetupError
-from gamepipe.stack.base import Launch, Service, java_env
+from gamepipe.stack.base import Launch, Service, get_json, java_env
 from gamepipe.stack.hosts import Host
 from gamepipe.stack.setup import java25_home
 
@@ -36,10 +34,6 @@ class Trino(Service):
         self.address = settings.trino.host
         self.host = host or Host(self.address)
         self.workers = workers
-
-    @property
-    def coordinator(self) -> bool:
-        return True
 
     @property
     def heap(self) -> str:
@@ -133,11 +127,7 @@ class Trino(Service):
         return Launch(argv, java_env(str(java25_home(self.settings))), self.home)
 
     def node_info(self) -> dict[str, Any] | None:
-        try:
-            with urllib.request.urlopen(f"http://{self.address}:{self.settings.trino.port}/v1/info", timeout=2) as resp:
-                info: dict[str, Any] = json.load(resp)
-        except (OSError, ValueError):
-            return None
+        info: dict[str, Any] | None = get_json(f"http://{self.address}:{self.settings.trino.port}/v1/info")
         return info
 
     def healthy(self) -> bool:
@@ -166,10 +156,6 @@ class TrinoWorker(Trino):
         super().__init__(settings, host)
         self.name = f"trino-worker-{number}"
         self.address = host.address
-
-    @property
-    def coordinator(self) -> bool:
-        return False
 
     @property
     def heap(self) -> str:
