@@ -37,9 +37,10 @@ demo: setup ## Run the whole pipeline on the seed's scenario and print the resul
 demo-cluster: setup ## The demo on the cluster profile: every node a host of its own (root)
 	$(GAMEPIPE) demo --profile cluster
 
-test: setup ## Run every test against real services (starts and stops the stacks)
+test: setup ## Run every test against real services (starts and stops the stacks, the containers too)
 	$(PYTEST)
 	$(PYTEST) tests/cluster
+	$(PYTEST) tests/docker
 
 unit: venv ## Run the unit tests only (no services)
 	$(PYTEST) tests/unit

@@ -144,8 +144,9 @@ class LocalSettings(_Section):
     """What `gamepipe up` starts on this machine (the rest it only talks to)."""
 
     # single: every service one process on 127.0.0.1; cluster: each node a host of its
-    # own (a network namespace on a bridge the stack makes), stack/cluster.py.
-    profile: Literal["single", "cluster"] = "single"
+    # own (a network namespace on a bridge the stack makes), stack/cluster.py; docker:
+    # each service a container of deploy/docker-compose.yaml (stack/containers.py).
+    profile: Literal["single", "cluster", "docker"] = "single"
     # Start HDFS (hdfs.*) for an hdfs:// warehouse; off: the warehouse is elsewhere.
     hdfs: bool = False
 

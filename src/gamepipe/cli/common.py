@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from gamepipe.config import Settings, load_settings, record_profile, recorded_profile
+from gamepipe.config import PROFILE_ENV, Settings, load_settings, record_profile, recorded_profile
 from gamepipe.errors import ConfigError
 from gamepipe.manifest import Manifest
 from gamepipe.query import Result
@@ -51,6 +52,11 @@ def started_settings(profile: Profile, warehouse: Warehouse) -> Settings:
     <var> so that later commands (status, query, down) use them too."""
     from gamepipe.stack.supervisor import Supervisor
 
+    if os.environ.get(PROFILE_ENV) == "docker":
+        raise ConfigError(
+            "this is a container of the docker profile: the stack's services are the compose file's containers",
+            "on the host, `docker-compose up -d` in deploy/ starts them and `docker-compose ps` shows them",
+        )
     name = "cluster" if profile is Profile.CLUSTER else ("hdfs" if warehouse is Warehouse.HDFS else "single")
     running = recorded_profile()
     if running not in (None, name) and Supervisor(load_settings(profile=running)).running():
@@ -64,7 +70,7 @@ def say(line: str) -> None:
     console.print(line, markup=False, soft_wrap=True)
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     """End the command with an error the user made on its command line."""
     errors.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)

@@ -1,11 +1,12 @@
-"""`gamepipe setup | up | down | status | logs | trino`: the local stack."""
+"""`gamepipe setup | up | down | status | logs | trino`: the local stack; `serve | health`:
+a service as a container's main process (the docker profile)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -22,6 +23,9 @@ from gamepipe.cli.common import (
     started_settings,
 )
 from gamepipe.config import forget_profile, recorded_profile
+
+if TYPE_CHECKING:
+    from gamepipe.stack.base import Service
 
 app = typer.Typer()
 PANEL = "The stack"
@@ -106,13 +110,7 @@ def logs(
     follow: Annotated[bool, typer.Option("-f", help="keep following")] = False,
 ) -> None:
     """Show a service's log."""
-    from gamepipe.stack.manager import service as find
-
-    try:
-        svc = find(settings(), service)
-    except KeyError as exc:
-        fail(str(exc.args[0]))
-        return
+    svc = _service(service)
     if not svc.log_path.exists():
         fail(f"{svc.log_path} does not exist yet: {service} was never started")
     argv = ["tail", "-n", str(lines), *(["-F"] if follow else []), str(svc.log_path)]
@@ -134,3 +132,34 @@ def trino(ctx: typer.Context) -> None:
     server = f"http://{t.host}:{t.port}"
     argv = [java, "-jar", str(jar), "--server", server, "--catalog", t.catalog, "--schema", t.schema_, *ctx.args]
     os.execv(java, argv)  # noqa: S606 - our own argv, no shell
+
+
+CONTAINERS = "In a container (deploy/docker-compose.yaml)"
+
+
+@app.command(rich_help_panel=CONTAINERS)
+def serve(
+    service: Annotated[str, typer.Argument(help="postgres, namenode, datanode, kafka, trino, stream or api")],
+) -> None:
+    """Run one service as this container's main process (the docker profile)."""
+    from gamepipe.stack.containers import serve as do_serve
+
+    raise typer.Exit(do_serve(_service(service)))
+
+
+@app.command(name="health", rich_help_panel=CONTAINERS)
+def health_check(service: Annotated[str, typer.Argument(help="the service this container serves")]) -> None:
+    """Exit 0 if the service is up and provisioned (the compose health check)."""
+    from gamepipe.stack.containers import healthy
+
+    if not healthy(_service(service)):
+        raise typer.Exit(1)
+
+
+def _service(name: str) -> Service:
+    from gamepipe.stack.manager import service as find
+
+    try:
+        return find(settings(), name)
+    except KeyError as exc:
+        fail(str(exc.args[0]))

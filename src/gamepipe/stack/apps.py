@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gamepipe.config import Settings
 from gamepipe.stack.base import Launch, Service
+from gamepipe.stack.hosts import resolve
 from gamepipe.stream.status import StreamStatus
 
 
@@ -55,7 +56,7 @@ class Api(Service):
 
     def launch(self) -> Launch:
         a = self.settings.api
-        argv = server_argv(a.host, a.port, a.workers, self.settings.var)
+        argv = server_argv(resolve(a.host), a.port, a.workers, self.settings.var)
         env = app_env(self.settings, self.name)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
         return Launch(argv, env, self.settings.var)

@@ -26,7 +26,7 @@ from gamepipe import hdfs
 from gamepipe.config import Settings
 from gamepipe.errors import ServiceFailed, SetupError, StackError
 from gamepipe.stack.base import Launch, Service, get_json, java_env
-from gamepipe.stack.hosts import Host
+from gamepipe.stack.hosts import Host, resolve
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,8 @@ class DataNode(HdfsNode):
         if info is None:
             return False
         live = json.loads(info.get("LiveNodes") or "{}")
-        return any(node.get("xferaddr") == f"{self.address}:{self.port}" for node in live.values())
+        mine = f"{resolve(self.address)}:{self.port}"  # the NameNode lists addresses, not names
+        return any(node.get("xferaddr") == mine for node in live.values())
 
     def after_start(self) -> None:
         """Wait until the NameNode has left safe mode (it does once the blocks it knows have

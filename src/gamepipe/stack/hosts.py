@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 from dataclasses import dataclass
 
@@ -43,6 +44,12 @@ class Host:
 
 
 LOCAL = Host("127.0.0.1")
+
+
+def resolve(address: str) -> str:
+    """The IPv4 address of `address` (itself if it is one): for servers that bind to an IP
+    only, where the docker profile names hosts (`trino`, `api`, `datanode`)."""
+    return socket.gethostbyname(address)
 
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from gamepipe import hdfs
 from gamepipe.config import Settings
 from gamepipe.errors import ConfigError
-from gamepipe.stack import cluster, restarts
+from gamepipe.stack import cluster, containers, restarts
 from gamepipe.stack.apps import Api, Stream
 from gamepipe.stack.base import Service
 from gamepipe.stack.hdfs import DataNode, NameNode
@@ -37,6 +37,8 @@ def services(settings: Settings) -> list[Service]:
     """Every service `up` starts, in the order it starts them (`stage`)."""
     if settings.local.profile == "cluster":
         return cluster.services(settings)
+    if settings.local.profile == "docker":
+        return containers.services(settings)
     out: list[Service] = [Postgres(settings)]
     if settings.local.hdfs:
         count = settings.hdfs.datanodes
@@ -68,6 +70,11 @@ class ServiceState:
 
 
 def up(settings: Settings) -> None:
+    if settings.local.profile == "docker":
+        raise ConfigError(
+            "the docker profile's services are containers, not processes of this machine",
+            "start them with `docker-compose up -d` in deploy/ (README, Docker)",
+        )
     if settings.local.profile == "cluster":
         cluster.network(settings).up()
     elif len(settings.kafka.brokers) > 1:

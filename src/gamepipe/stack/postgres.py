@@ -1,8 +1,9 @@
 """PostgreSQL for the Iceberg JDBC catalog (the Debian package's binaries, our own cluster).
 
 The cluster lives in `var/postgres/data`, listens on catalog.host:catalog.port over TCP
-only (no Unix socket), and its superuser `catalog.user` has a password generated at
-first start into `var/postgres/password` (mode 600, never in the repo). Running as
+only (no Unix socket), and its superuser `catalog.user` has the password
+`catalog.password`, or else one generated at first start into `var/postgres/password`
+(mode 600, never in the repo). Running as
 root, PostgreSQL refuses to start, so the server runs as the `postgres` system user.
 Reads settings: catalog.*.
 """
@@ -83,7 +84,10 @@ class Postgres(Service):
         host = self.settings.catalog.host
         if host.startswith("127."):
             return
-        network = ipaddress.ip_network(f"{host}/24", strict=False)
+        try:
+            network = str(ipaddress.ip_network(f"{host}/24", strict=False))
+        except ValueError:  # a name (the docker profile's `postgres`): the networks it is on
+            network = "samenet"
         line = f"host all all {network} scram-sha-256"
         hba = self.data / "pg_hba.conf"
         if line not in hba.read_text().splitlines():
@@ -102,8 +106,8 @@ class Postgres(Service):
         self.home.chmod(0o700)
         self._chown(self.home)
         password_file = self.home / "password"
-        if not password_file.exists():
-            password_file.write_text(secrets.token_urlsafe(24) + "\n")
+        if not password_file.exists():  # the configured password, else one of its own
+            password_file.write_text((self.settings.catalog.password or secrets.token_urlsafe(24)) + "\n")
             password_file.chmod(0o600)
             self._chown(password_file)
         user = self.settings.catalog.user

@@ -18,7 +18,7 @@ from gamepipe import query
 from gamepipe.config import Settings
 from gamepipe.errors import ConfigError, QueryError, SetupError
 from gamepipe.stack.base import Launch, Service, get_json, java_env
-from gamepipe.stack.hosts import Host
+from gamepipe.stack.hosts import Host, resolve
 from gamepipe.stack.setup import java25_home
 
 
@@ -96,8 +96,9 @@ class Trino(Service):
         (etc / "node.properties").write_text(
             f"node.environment=gamepipe\nnode.id=gamepipe-{self.name}\n"
             f"node.data-dir={self.home / 'data'}\n"
-            # Listen on (and announce) its own address only, loopback by default.
-            f"node.bind-ip={self.address}\nnode.internal-address={self.address}\n"
+            # Listen on (and announce) its own address only, loopback by default (a name,
+            # as the docker profile's `trino`: the address it resolves to).
+            f"node.bind-ip={resolve(self.address)}\nnode.internal-address={self.address}\n"
         )
         jvm = [
             "-server",
