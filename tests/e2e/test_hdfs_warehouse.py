@@ -129,7 +129,9 @@ def test_a_sigkill_of_the_job_loses_and_doubles_nothing_on_hdfs(on_hdfs: Setting
             kill_and_await_restart(Stream(on_hdfs))
     again: list[dict[str, object]] = [{"event_type": "join_guild", "session_id": session, "event_id": retried}]
     assert post(on_hdfs, again).status_code == 200  # a retry after the restart: a copy, by the window on HDFS
-    wait_for(lambda: len(ids(on_hdfs, "events", session)) == 301, 240, "every event after the restart")
-    for table in ("events", "join_guilds"):
+    # A batch appends to its tables in parallel, each its own commit: wait for both.
+    tables = ("events", "join_guilds")
+    wait_for(lambda: all(len(ids(on_hdfs, t, session)) == 301 for t in tables), 240, "every event after the restart")
+    for table in tables:
         landed = ids(on_hdfs, table, session)
         assert set(landed) == {retried, *sent} and max(landed.values()) == 1, table
