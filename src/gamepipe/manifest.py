@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +48,7 @@ class Truth(_Record):
     players: int  # active: sent at least one event
     population: int
     paying_players: int
+    client_days: dict[str, int] = {}  # events per UTC date of client_ts (an older gamepipe's run: none)
 
     @classmethod
     def of(cls, events: Sequence[Mapping[str, Any]], population: int, copies: int = 1) -> Truth:
@@ -69,6 +71,7 @@ class Truth(_Record):
             players=len({e["player_id"] for e in events}) if copies else 0,
             population=population,
             paying_players=len({e["player_id"] for e in events if "price" in e}) if copies else 0,
+            client_days=counted(Counter(e["client_ts"][:10] for e in events if e.get("client_ts"))),
         )
 
 
@@ -101,6 +104,17 @@ class Latency(_Record):
     note: str
 
 
+class GameDays(_Record):
+    """The game time a `game` run lived (simulate.py): day 0 at `start`, `days` days, and
+    the effects it planted, of known size (the report must find them from the data)."""
+
+    start: datetime
+    days: int
+    d7_lift: float  # guild members' D7 retention minus everyone else's, in expectation
+    price_day: int | None  # the game day sword prices rose
+    sword_rate_after: float  # swords bought per day of play after that day, over before
+
+
 class Manifest(_Record):
     run_id: str
     scenario: Literal["game", "stress"] = "game"
@@ -117,6 +131,7 @@ class Manifest(_Record):
     latency_ms: Latency
     calls_sample: list[dict[str, Any]] = []
     finished_at: float | None = None  # epoch s the last answer came (None: an older gamepipe's run)
+    game: GameDays | None = None  # None: a stress run, or an older gamepipe's
 
     @classmethod
     def of(

@@ -20,12 +20,14 @@ import matplotlib
 matplotlib.use("Agg")  # no display: charts go into the notebook as PNG
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from gamepipe.config import Settings, load_settings
+from gamepipe.effects import Estimate
 from gamepipe.manifest import Manifest, Verified, runs
 from gamepipe.query import Engine, named
 
@@ -89,19 +91,149 @@ def bar(frame: pd.DataFrame, x: str, y: str, title: str, xlabel: str = "", color
     return ax
 
 
-def stacked_activity(frame: pd.DataFrame) -> Axes:
-    pivot = frame.pivot_table(index="minute", columns="event_type", values="events", fill_value=0)
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    bottom = None
-    for i, column in enumerate(pivot.columns):
-        ax.bar(pivot.index.astype(str).str[11:16], pivot[column], bottom=bottom, label=column, color=PALETTE[i % 7])
-        bottom = pivot[column] if bottom is None else bottom + pivot[column]
-    ax.set_title("Activity over time (events per minute, UTC)", loc="left", fontsize=12, fontweight="bold")
-    ax.legend(frameon=False, fontsize=8, ncol=3)
+def _titled(ax: Axes, title: str) -> None:
+    ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
     ax.spines[["top", "right"]].set_visible(False)
+
+
+def table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> None:
+    """A table for readers: no index column, numbers formatted (`formats`: column -> "{:,.2f}")."""
+    from IPython.display import HTML, display
+
+    shown = frame.copy()
+    for column, fmt in (formats or {}).items():
+        shown[column] = shown[column].map(lambda v, f=fmt: "" if v is None or pd.isna(v) else f.format(v))
+    display(HTML(shown.to_html(index=False, border=0, classes="gp-table")))  # type: ignore[no-untyped-call]
+
+
+def dau_chart(days: pd.DataFrame) -> Axes:
+    """Daily active players, new and returning, with the 7-day active (WAU) as a line."""
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    labels = [str(d)[5:10] for d in days["day"]]
+    ax.bar(labels, days["new_players"], color=PALETTE[1], label="new")
+    ax.bar(labels, days["returning_players"], bottom=days["new_players"], color=PALETTE[0], label="returning")
+    ax.plot(labels, days["wau"], color=PALETTE[2], marker="o", lw=1.5, label="active in the last 7 days (WAU)")
+    _titled(ax, "Players active per game day (DAU), new and returning")
+    ax.set_ylabel("players")
+    ax.legend(frameon=False, fontsize=8)
+    ax.tick_params(axis="x", rotation=45)
     fig.tight_layout()
     show(fig)
     return ax
+
+
+def retention_frame(retention: pd.DataFrame, last_day: Any) -> pd.DataFrame:
+    """Cohort x day n: the share of each cohort active n days after its first (NaN where
+    that day is past the data)."""
+    counts = retention.pivot_table(index="cohort", columns="day_n", values="players", fill_value=0)
+    share = counts.div(counts[0], axis=0)
+    for cohort in share.index:
+        for n in share.columns:
+            if (last_day - cohort).days < n:
+                share.loc[cohort, n] = float("nan")
+    return share
+
+
+def retention_heatmap(share: pd.DataFrame) -> Axes:
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(share) + 1.4))
+    ax.imshow(share.to_numpy(float), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(share.columns)), [f"D{n}" for n in share.columns])
+    ax.set_yticks(range(len(share.index)), [str(c)[5:10] for c in share.index])
+    for (i, j), v in np.ndenumerate(share.to_numpy(float)):
+        if not np.isnan(v):
+            ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=7, color="white" if v > 0.55 else "black")
+    ax.set_xlabel("days after the first")
+    ax.set_ylabel("cohort (first day)")
+    ax.set_title("Retention: share of each day's new players active n days later", loc="left", fontsize=12,
+                 fontweight="bold")  # fmt: skip
+    fig.tight_layout()
+    show(fig)
+    return ax
+
+
+def funnel_chart(steps: list[tuple[str, int]]) -> Axes:
+    fig, ax = plt.subplots(figsize=(9, 2.6))
+    names = [n for n, _ in steps][::-1]
+    values = [v for _, v in steps][::-1]
+    ax.barh(names, values, color=PALETTE[0])
+    first = max(steps[0][1], 1)
+    for i, (_, value) in enumerate(steps):
+        before = steps[i - 1][1] if i else value
+        note = f"{value:,}  ({value / first:.0%} of all"
+        note += f", {value / max(before, 1):.0%} of the step before)" if i else ")"
+        ax.text(value, len(steps) - 1 - i, "  " + note, va="center", fontsize=9)
+    ax.set_xlim(0, first * 1.6)
+    _titled(ax, "Funnel: first visit, then a first purchase, then a guild join")
+    fig.tight_layout()
+    show(fig)
+    return ax
+
+
+def session_histogram(sessions: pd.DataFrame) -> Axes:
+    minutes = sessions["length_s"].astype(float) / 60
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    ax.hist(minutes.clip(upper=90), bins=45, color=PALETTE[0])
+    median = float(minutes.median()) if len(minutes) else 0.0
+    ax.axvline(median, color=PALETTE[1], lw=2)
+    ax.text(median, ax.get_ylim()[1] * 0.9, f"  median {median:.1f} min", color=PALETTE[1])
+    ax.set_xlabel("session length, minutes (first to last event; 90+ shown at 90)")
+    ax.set_ylabel("sessions")
+    _titled(ax, "How long sessions last")
+    fig.tight_layout()
+    show(fig)
+    return ax
+
+
+def revenue_chart(revenue_by_day: pd.DataFrame, days: pd.DataFrame, change: Any = None) -> Axes:
+    """Revenue per game day by item family, and revenue per daily active player (ARPDAU)."""
+    pivot = revenue_by_day.pivot_table(index="day", columns="event_type", values="revenue", aggfunc="sum")
+    pivot = pivot.reindex(days["day"]).fillna(0)
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    labels = [str(d)[5:10] for d in pivot.index]
+    bottom = np.zeros(len(pivot))
+    for i, column in enumerate(pivot.columns):
+        ax.bar(labels, pivot[column], bottom=bottom, color=PALETTE[(i + 1) % 7], label=column.replace("purchase_", ""))
+        bottom += pivot[column].to_numpy(float)
+    if change is not None and change in list(pivot.index):
+        x = list(pivot.index).index(change) - 0.5
+        ax.axvline(x, color=PALETTE[3], ls="--")
+        ax.text(x, ax.get_ylim()[1] * 0.92, " sword prices change", color=PALETTE[3], fontsize=9)
+    twin = ax.twinx()
+    arpdau = days["revenue"].astype(float).to_numpy() / days["dau"].to_numpy()
+    twin.plot(labels, arpdau, color="black", marker=".", lw=1, label="ARPDAU ($, right)")
+    twin.set_ylim(0, max(arpdau.max() * 1.3, 0.01) if len(arpdau) else 1)
+    twin.spines[["top"]].set_visible(False)
+    _titled(ax, "Revenue per game day ($) by item, and revenue per daily active player")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    twin.legend(frameon=False, fontsize=8, loc="upper right")
+    ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    show(fig)
+    return ax
+
+
+def effects_chart(estimates: list[Estimate]) -> Axes:
+    """Each estimate with its 95 % interval against the line of no effect."""
+    if not estimates:
+        fig, ax = plt.subplots(figsize=(9, 0.8))
+        ax.axis("off")
+        ax.text(0, 0.5, "Too little data to compare anything yet (see the summary).", fontsize=11, va="center")
+        show(fig)
+        return ax
+    fig, axes = plt.subplots(1, len(estimates), figsize=(9, 1.9), squeeze=False)
+    for ax, e in zip(axes[0], estimates, strict=True):
+        colour = PALETTE[2] if e.clear else PALETTE[5]
+        ax.errorbar([e.value], [0], xerr=[[e.value - e.low], [e.high - e.value]], fmt="o", color=colour, capsize=6)
+        ax.axvline(e.null, color="black", lw=1, ls=":")
+        ax.set_yticks([])
+        ax.set_title(e.what, fontsize=9, loc="left")
+        ax.spines[["top", "right", "left"]].set_visible(False)
+    fig.suptitle("How sure we are: each effect with its 95 % interval (dotted: no effect)", x=0.01, ha="left",
+                 fontsize=11, fontweight="bold")  # fmt: skip
+    fig.tight_layout()
+    show(fig)
+    first: Axes = axes[0][0]
+    return first
 
 
 def pipeline_diagram() -> Axes:

@@ -5,9 +5,10 @@ In: the run's `Manifest` (`var/runs/<run>/manifest.json`). Out: a list of `Check
 A run's rows are found by their `session_id` prefix (`<run>-`). Checked: every request
 answered exactly as planned (200 for valid traffic, 400 / 413 for the injected faults,
 after retries of 503s); every accepted event landed exactly once in the all-events table
-(duplicates sent collapsed), per event type, revenue to the cent, late client times
-kept; each routed table's rows, each event id once, per sword type and guild; none of
-the run's events among the dead letters. Tables that configuration turns off are not
+(duplicates sent collapsed), per event type, revenue to the cent, events per day of
+`client_ts` (game time, and the late client times of the faults, kept); each routed
+table's rows, each event id once, per sword type and guild; none of the run's events
+among the dead letters. Tables that configuration turns off are not
 checked. Reads settings: trino.*, stream.*.
 """
 
@@ -62,10 +63,10 @@ def checks(settings: Settings, manifest: Manifest) -> list[Check]:
                 out.append(Check(f"{name}: {event_type}", n, by_type.get(event_type, 0)))
             revenue = query.run(settings, f"select sum(price) from {name} where {where}").scalar()
             out.append(Check(f"{name}: revenue", truth.revenue, Decimal(revenue or 0)))
-            if manifest.faults.late_client_ts:
-                late = f"{where} and client_ts < received_at - interval '2' day"
-                found = query.count(settings, name, late)
-                out.append(Check(f"{name}: late client_ts kept", manifest.faults.late_client_ts, found))
+            if truth.client_days:  # game time, and the late client times of the faults, kept
+                days = _grouped(settings, f"select cast(client_ts as date), count(*) from {name} where {where} "
+                                "and client_ts is not null group by 1")  # fmt: skip
+                out.append(Check(f"{name}: events per client_ts day", truth.client_days, days))
         elif table.role is Role.ROUTED:
             total, distinct = _once(settings, name, where)
             out.append(Check(f"{name}: rows", truth.by_type.get(str(table.event_type), 0), total))

@@ -80,6 +80,10 @@ def load(
     seed: Annotated[int, typer.Option(help="game: random seed (same seed, same plan)")] = 42,
     faults: Annotated[int, typer.Option(help="game: how many of each fault to inject")] = 0,
     duration: Annotated[float, typer.Option(help="stress: seconds to send for (else --requests batches)")] = 0,
+    days: Annotated[int, typer.Option(min=1, max=28, help="game: game days the population lives")] = 14,
+    effects: Annotated[
+        bool, typer.Option(help="game: plant the effects the report must find (guild retention, price change)")
+    ] = True,
 ) -> None:
     """Send game traffic to the API with Apache Bench."""
     s = settings()
@@ -93,7 +97,7 @@ def load(
         from gamepipe.load.game import run_game
 
         with game_progress(requests) as progress:
-            manifest = run_game(s, seed, players, requests, concurrency, faults, progress)
+            manifest = run_game(s, seed, players, requests, concurrency, faults, progress, days=days, effects=effects)
         show_game(manifest)
     else:
         from gamepipe.load.stress import run_stress

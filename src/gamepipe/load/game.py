@@ -35,8 +35,8 @@ from urllib.parse import urlencode
 
 from gamepipe.config import Settings
 from gamepipe.load.ab import ab_once
-from gamepipe.manifest import MANIFEST, Faults, Latency, Manifest, Requests, run_dir
-from gamepipe.simulate import Plan, plan
+from gamepipe.manifest import MANIFEST, Faults, GameDays, Latency, Manifest, Requests, run_dir
+from gamepipe.simulate import DAYS, NO_EFFECT, PLANTED, Plan, plan
 from gamepipe.stats import percentile
 
 BATCH = 100
@@ -161,12 +161,15 @@ def run_game(
     faults: int,
     progress: ProgressHook | None = None,
     spread_over_s: float | None = None,
+    days: int = DAYS,
+    effects: bool = True,
 ) -> Manifest:
     """Plan, send, write the manifest; returns it. `progress(events_sent, answered_ok, errors)`.
-    With `spread_over_s` the requests start evenly over that many seconds (steady load)."""
+    With `spread_over_s` the requests start evenly over that many seconds (steady load).
+    The population lives `days` game days, with the planted effects unless `effects` is off."""
     rid = run_id(seed)
     the_run = run_dir(settings, rid)
-    the_plan = plan(seed, players, events, run_id=rid)
+    the_plan = plan(seed, players, events, run_id=rid, days=days, effects=PLANTED if effects else NO_EFFECT)
     calls = make_calls(the_plan, the_run, faults)
     random.Random(seed).shuffle(calls)  # noqa: S311 - visits, batches and faults interleaved
     answers: list[Answer] = []
@@ -231,6 +234,13 @@ def _manifest(
             note="per request, its last attempt (ab -n 1)",
         ),
         calls_sample=[asdict(c) for c in calls[:3]],
+        game=GameDays(
+            start=the_plan.start,
+            days=the_plan.days,
+            d7_lift=round(the_plan.effects.d7_lift, 4),
+            price_day=the_plan.effects.price_day,
+            sword_rate_after=the_plan.effects.sword_rate_after,
+        ),
     )
 
 

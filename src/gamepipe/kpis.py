@@ -1,0 +1,107 @@
+"""A game team's numbers computed in Python from a plan's events: the ground truth the
+queries of `queries/` must return on every engine (tests/e2e/test_game_days.py).
+
+In: plain event dicts as `simulate.plan` makes them (`client_ts` an RFC 3339 string,
+`price` a float). Out: rows in the shape and order of the query of the same name
+(`days`, `retention`, `funnel`, `revenue_by_day`). Pure: no I/O. Day = the UTC date of
+`client_ts`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+Event = Mapping[str, Any]
+ITEM = {"purchase_sword": "sword_type", "purchase_potion": "potion_type", "purchase_shield": "shield_type"}
+
+
+def at(event: Event) -> datetime:
+    return datetime.fromisoformat(event["client_ts"].replace("Z", "+00:00"))
+
+
+def _price(event: Event) -> Decimal:
+    return Decimal(str(event["price"])).quantize(Decimal("0.01"))
+
+
+def _activity(events: Iterable[Event]) -> dict[tuple[str, date], Decimal | None]:
+    """(player, day) -> the day's revenue (None: nothing bought)."""
+    out: dict[tuple[str, date], Decimal | None] = {}
+    for e in events:
+        key = (e["player_id"], at(e).date())
+        spent = _price(e) if e.get("price") is not None else None
+        before = out.get(key)
+        out[key] = before if spent is None else (spent if before is None else before + spent)
+    return out
+
+
+def days(events: Iterable[Event]) -> list[tuple[date, int, int, int, int, Decimal, int]]:
+    """queries/days.sql: day, dau, new, returning, wau, revenue, paying players."""
+    activity = _activity(events)
+    first: dict[str, date] = {}
+    for player, day in activity:
+        first[player] = min(day, first.get(player, day))
+    by_day: dict[date, list[tuple[str, Decimal | None]]] = defaultdict(list)
+    for (player, day), revenue in activity.items():
+        by_day[day].append((player, revenue))
+    rows = []
+    for day in sorted(by_day):
+        players = by_day[day]
+        week = {p for (p, d) in activity if day - timedelta(days=6) <= d <= day}
+        rows.append(
+            (
+                day,
+                len(players),
+                sum(1 for p, _ in players if first[p] == day),
+                sum(1 for p, _ in players if first[p] < day),
+                len(week),
+                sum((r for _, r in players if r is not None), Decimal(0)),
+                sum(1 for _, r in players if r is not None and r > 0),
+            )
+        )
+    return rows
+
+
+def retention(events: Iterable[Event]) -> list[tuple[date, int, int]]:
+    """queries/retention.sql: cohort, day_n, players active that day."""
+    active = {(e["player_id"], at(e).date()) for e in events}
+    cohort: dict[str, date] = {}
+    for player, day in active:
+        cohort[player] = min(day, cohort.get(player, day))
+    counts: dict[tuple[date, int], int] = defaultdict(int)
+    for player, day in active:
+        counts[(cohort[player], (day - cohort[player]).days)] += 1
+    return [(c, n, k) for (c, n), k in sorted(counts.items())]
+
+
+def funnel(events: Iterable[Event]) -> tuple[int, int, int]:
+    """queries/funnel.sql: visited, then purchased, then joined a guild."""
+    visit: dict[str, datetime] = {}
+    purchase: dict[str, datetime] = {}
+    join: dict[str, datetime] = {}
+    for e in events:
+        p, t = e["player_id"], at(e)
+        if e["event_type"] == "default":
+            visit[p] = min(t, visit.get(p, t))
+        if e.get("price") is not None:
+            purchase[p] = min(t, purchase.get(p, t))
+        if e["event_type"] == "join_guild":
+            join[p] = max(t, join.get(p, t))
+    bought = {p for p, t in purchase.items() if p in visit and t >= visit[p]}
+    joined = {p for p in bought if p in join and join[p] >= purchase[p]}
+    return len(visit), len(bought), len(joined)
+
+
+def revenue_by_day(events: Iterable[Event]) -> list[tuple[date, str, str, int, Decimal]]:
+    """queries/revenue_by_day.sql: day, item family, item, purchases, revenue."""
+    sums: dict[tuple[date, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    for e in events:
+        if e.get("price") is None:
+            continue
+        row = sums[(at(e).date(), e["event_type"], e[ITEM[e["event_type"]]])]
+        row[0] += 1
+        row[1] += _price(e)
+    return [(*key, n, r) for key, (n, r) in sorted(sums.items())]

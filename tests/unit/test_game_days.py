@@ -1,0 +1,105 @@
+"""The game days: the simulator lives them, the queries of queries/ return the ground truth
+computed in Python (kpis.py; here on DuckDB over the plan's own events, on both engines
+over a real run in tests/e2e/test_game_days.py), and the report's statistics find each
+planted effect and say so when there is none."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from gamepipe import effects, kpis
+from gamepipe.config import load_settings
+from gamepipe.query import named
+from gamepipe.simulate import NO_EFFECT, PLANTED, Plan, plan
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def events_table(events: list[dict[str, Any]]) -> pa.Table:
+    """The plan's events with the columns and types the `events` table has."""
+
+    def text(name: str) -> pa.Array:
+        return pa.array([e.get(name) for e in events], pa.string())
+
+    prices = [Decimal(str(e["price"])).quantize(Decimal("0.01")) if "price" in e else None for e in events]
+    return pa.table(
+        {
+            **{name: text(name) for name in ("event_type", "player_id", "session_id")},
+            "client_ts": pa.array([kpis.at(e) for e in events], pa.timestamp("us", tz="UTC")),
+            "price": pa.array(prices, pa.decimal128(12, 2)),
+            **{name: text(name) for name in ("sword_type", "potion_type", "shield_type")},
+        }
+    )
+
+
+class Duck:
+    """The named queries on DuckDB over one plan's events."""
+
+    def __init__(self, the_plan: Plan) -> None:
+        self.con = duckdb.connect()
+        self.con.execute("set TimeZone = 'UTC'")
+        self.con.register("events", events_table(the_plan.events))
+        self.run_id = the_plan.run_id
+
+    def rows(self, name: str) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.con.execute(named(load_settings(), name, self.run_id)).fetchall()]
+
+    def frame(self, name: str) -> pd.DataFrame:
+        sql = named(load_settings(), name, self.run_id)
+        cur = self.con.execute(sql)
+        return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description or []])
+
+
+@pytest.fixture(scope="module")
+def demo_plan() -> Plan:
+    return plan(42, 500, 20_000, run_id="r42", start=START)
+
+
+def test_the_population_lives_its_game_days(demo_plan: Plan) -> None:
+    times = [kpis.at(e) for e in demo_plan.events]
+    assert min(times) >= START and max(times) < START + timedelta(days=14)
+    first_day = {p.player_id: START + timedelta(days=p.install_day) for p in demo_plan.players}
+    assert all(t >= first_day[e["player_id"]] for e, t in zip(demo_plan.events, times, strict=True))
+    installs = Counter(p.install_day for p in demo_plan.players)
+    assert sorted(installs) == list(range(14)), "players install on every day"
+    hours = Counter(t.hour for t in times)
+    assert hours[20] > 3 * hours[4], "evenings are busier than nights"
+    sessions = {e["session_id"] for e in demo_plan.events}
+    assert len(sessions) > len(demo_plan.players), "players come back"
+
+
+def test_the_queries_return_the_ground_truth(demo_plan: Plan) -> None:
+    duck = Duck(demo_plan)
+    assert duck.rows("days") == kpis.days(demo_plan.events)
+    assert duck.rows("retention") == kpis.retention(demo_plan.events)
+    assert duck.rows("funnel") == [kpis.funnel(demo_plan.events)]
+    assert duck.rows("revenue_by_day") == kpis.revenue_by_day(demo_plan.events)
+
+
+def test_newcombe_matches_the_published_example() -> None:
+    # Newcombe (1998), example (a): 56/70 against 48/80 -> 0.2000, 95 % CI 0.0524 to 0.3339.
+    d, low, high = effects.newcombe(56, 70, 48, 80)
+    assert (round(d, 4), round(low, 4), round(high, 4)) == (0.2, 0.0524, 0.3339)
+
+
+@pytest.mark.parametrize("planted", [PLANTED, NO_EFFECT], ids=["planted", "no effect"])
+def test_each_planted_effect_is_found_and_none_where_none_was_planted(planted: Any) -> None:
+    the_plan = plan(3, 2000, 80_000, run_id="r3", start=START, effects=planted)
+    duck = Duck(the_plan)
+    players, days = duck.frame("players"), duck.frame("player_days")
+    guild = effects.guild_retention(players, days)
+    assert guild is not None and guild.low <= planted.d7_lift <= guild.high
+    assert guild.clear == (planted.d7_lift > 0)
+    change = effects.price_change_day(duck.frame("revenue_by_day"))
+    assert change == (START + timedelta(days=7)).date(), "prices rose on game day 7 in both runs"
+    price = effects.price_change(days, change)
+    assert price is not None and price.low <= planted.sword_rate_after <= price.high
+    assert price.clear == (planted.sword_rate_after != 1.0)
