@@ -1,9 +1,11 @@
--- One row per session: its player, start, length (first to last event) and events.
+-- One row per session: its player, start, length in seconds (first to last event) and
+-- events. Lengths from milliseconds: both engines count whole milliseconds alike, not
+-- whole seconds (DuckDB counts boundaries crossed, Trino whole units).
 select
   session_id,
   player_id,
   min(client_ts) as started,
-  date_diff('second', min(client_ts), max(client_ts)) as length_s,
+  cast(date_diff('millisecond', min(client_ts), max(client_ts)) as double) / 1000 as length_s,
   count(*) as events
 from events
 where {run_filter} and client_ts is not null

@@ -3,8 +3,8 @@ queries of `queries/` must return on every engine (tests/e2e/test_game_days.py).
 
 In: plain event dicts as `simulate.plan` makes them (`client_ts` an RFC 3339 string,
 `price` a float). Out: rows in the shape and order of the query of the same name
-(`days`, `retention`, `funnel`, `revenue_by_day`). Pure: no I/O. Day = the UTC date of
-`client_ts`.
+(`days`, `retention`, `funnel`, `revenue_by_day`, `sessions`, `players`). Pure: no I/O.
+Day = the UTC date of `client_ts`; seconds to the millisecond.
 """
 
 from __future__ import annotations
@@ -105,3 +105,44 @@ def revenue_by_day(events: Iterable[Event]) -> list[tuple[date, str, str, int, D
         row[0] += 1
         row[1] += _price(e)
     return [(*key, n, r) for key, (n, r) in sorted(sums.items())]
+
+
+def _seconds(later: datetime, earlier: datetime) -> float:
+    return round((later - earlier).total_seconds(), 3)
+
+
+def sessions(events: Iterable[Event]) -> list[tuple[str, str, datetime, float, int]]:
+    """queries/sessions.sql: session, player, start, length in seconds, events."""
+    spans: dict[tuple[str, str], list[Any]] = {}
+    for e in events:
+        t = at(e)
+        span = spans.setdefault((e["session_id"], e["player_id"]), [t, t, 0])
+        span[0], span[1], span[2] = min(span[0], t), max(span[1], t), span[2] + 1
+    return [(s, p, first, _seconds(last, first), n) for (s, p), (first, last, n) in sorted(spans.items())]
+
+
+def players(events: Iterable[Event]) -> list[tuple[str, date, int, int, int, int, Decimal, date | None, float | None]]:
+    """queries/players.sql: player, first day, days active, sessions, events, purchases,
+    revenue, the day of their guild join, seconds from the first event to the first purchase."""
+    by_player: dict[str, list[Event]] = defaultdict(list)
+    for e in events:
+        by_player[e["player_id"]].append(e)
+    rows = []
+    for player, own in sorted(by_player.items()):
+        times = [at(e) for e in own]
+        bought = [t for e, t in zip(own, times, strict=True) if e.get("price") is not None]
+        joins = [t.date() for e, t in zip(own, times, strict=True) if e["event_type"] == "join_guild"]
+        rows.append(
+            (
+                player,
+                min(times).date(),
+                len({t.date() for t in times}),
+                len({e["session_id"] for e in own}),
+                len(own),
+                len(bought),
+                sum((_price(e) for e in own if e.get("price") is not None), Decimal(0)),
+                min(joins) if joins else None,
+                _seconds(min(bought), min(times)) if bought else None,
+            )
+        )
+    return rows

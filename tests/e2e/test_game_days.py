@@ -21,6 +21,7 @@ from gamepipe.query import ENGINES, Engine
 from gamepipe.report import render
 from gamepipe.simulate import NO_EFFECT, PLANTED, Plan, plan
 from gamepipe.verify import checks
+from tests.unit.test_game_days import rounded
 
 pytestmark = pytest.mark.stack
 # Enough players for both planted effects to stand out (tests/unit/test_game_days.py).
@@ -57,6 +58,8 @@ def test_every_game_day_query_returns_the_ground_truth(
     assert rows("retention") == kpis.retention(the_plan.events)
     assert rows("funnel") == [kpis.funnel(the_plan.events)]
     assert rows("revenue_by_day") == kpis.revenue_by_day(the_plan.events)
+    assert rounded(rows("sessions")) == kpis.sessions(the_plan.events)
+    assert rounded(rows("players")) == kpis.players(the_plan.events)
 
 
 def test_the_report_leads_with_what_to_do_and_how_sure(
