@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 
 from gamepipe.load.seed import ROUTE_EVENT, SEED_PLAN, SEED_REQUESTS
-from tests.docker.conftest import Compose
+from tests.docker.conftest import PROJECT, Compose
 
 pytestmark = pytest.mark.docker
 TABLE_OF = {"purchase_sword": "sword_purchases", "join_guild": "join_guilds"}
@@ -85,7 +85,7 @@ def test_a_service_killed_under_load_restarts_and_the_ledger_closes(compose: Com
     """SIGKILL the service's whole container (its main process, from this machine) in the
     middle of a load run; Docker starts it again; every event answered 2xx lands once."""
     load = subprocess.Popen(
-        ["docker-compose", "-p", "gamepipe-test", "exec", "-T", "api", "gamepipe", "load", "--scenario", "game",
+        ["docker-compose", "-p", PROJECT, "exec", "-T", "api", "gamepipe", "load", "--scenario", "game",
          "--players", "200", "--events", "20000", "--concurrency", "4", "--seed", str(len(service))],
         cwd=compose.deploy, env=compose.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
