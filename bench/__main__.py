@@ -24,6 +24,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("what", nargs="*", default=["all"], help=f"any of {', '.join(ALL + ALONE)}, all, doc")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness, not the machine")
+    parser.add_argument(
+        "--sizes",
+        help="query: events per size, comma-separated (default 1e5,1e6,1e7,1e8; 1e8 writes ~7 GB and takes ~40 min)",
+    )
     parser.add_argument("--doc", type=Path, default=DOC, help=f"the report to write (default {DOC})")
     args = parser.parse_args()
     wanted = list(dict.fromkeys(n for w in args.what for n in (ALL if w == "all" else (w,))))
@@ -57,7 +61,8 @@ def main() -> None:
         elif name == "query":
             from bench import query
 
-            query.run(settings, sizes=(10_000,) if quick else (100_000, 1_000_000, 10_000_000))
+            sizes = tuple(int(float(n)) for n in args.sizes.split(",")) if args.sizes else query.SIZES
+            query.run(settings, sizes=(10_000,) if quick else sizes)
         elif name == "memory":
             from bench import memory
 

@@ -239,20 +239,36 @@ def details(r: dict[str, Any]) -> list[str]:
             "",
             f"## Report queries (measured {q['when']})",
             "",
-            "Events written as Iceberg through Spark (`bench/query.py`: one day, skewed players, the game's "
-            "types), into tables of their own with the stream's DDL. Median of "
-            f"{q['repeat']} runs after one untimed run, per query, in ms.",
+            "Events written as Iceberg through Spark (`bench/query.py`: 14 game days, a skewed population "
+            "installing over them and returning less each day, three sessions a player-day, the game's types), "
+            "into tables of their own with the stream's DDL. Every report query that reads the event tables; "
+            f"median of {q['repeat']} runs after one untimed run, per query, in ms. Rows: what the query returns "
+            "at the largest size (the report's per-player and per-session queries return many).",
             "",
         ]
         sizes = list(q["sizes"])
-        header = "| query | " + " | ".join(f"{int(n):,} Trino | {int(n):,} DuckDB" for n in sizes) + " |"
-        out += [header, "|---|" + "---|---|" * len(sizes)]
+        header = "| query | " + " | ".join(f"{int(n):,} Trino | {int(n):,} DuckDB" for n in sizes) + " | rows |"
+        out += [header, "|---|" + "---|---|" * len(sizes) + "---|"]
         for name in q["queries"]:
             cells = []
             for n in sizes:
                 for engine in ("trino", "duckdb"):
-                    cells.append(f"{q['sizes'][n][engine]['queries'][name]['median_s'] * 1000:,.0f}")
-            out.append(f"| {name} | " + " | ".join(cells) + " |")
+                    found = q["sizes"][n][engine]["queries"].get(name)
+                    cells.append(f"{found['median_s'] * 1000:,.0f}" if found else "")
+            rows = q["sizes"][sizes[-1]]["trino"]["queries"].get(name, {}).get("rows")
+            out.append(f"| {name} | " + " | ".join(cells) + f" | {'' if rows is None else f'{rows:,}'} |")
+        compared = {n: q["sizes"][n]["same_rows"] for n in sizes if "same_rows" in q["sizes"][n]}
+        differ = {n: [k for k, same in by.items() if not same] for n, by in compared.items()}
+        differ = {n: names for n, names in differ.items() if names}
+        if compared:
+            out += [
+                "",
+                "Trino and DuckDB returned the same rows for every query at every size."
+                if not differ
+                else "Trino and DuckDB returned different rows for: "
+                + "; ".join(f"{', '.join(names)} at {int(n):,}" for n, names in differ.items())
+                + ".",
+            ]
     m = r.get("memory")
     if m:
         out += [

@@ -1,17 +1,22 @@
-"""Query speed: the report's queries on 1e5, 1e6 and 1e7 events, Trino (warm) vs DuckDB.
+"""Query speed: every report query on 1e5, 1e6 and 1e7 events (1e8 when asked), Trino
+(warm) vs DuckDB.
 
 The events are written as Iceberg through Spark, straight into tables of their own
 (namespace `bench_<n>`, the stream's DDL), shaped like the game's: a skewed population
-over one day, the seed's hosts, swords with their prices, guilds, potions, shields.
-Kept between runs (regenerated only when missing or of another size). Each query runs
+whose players install over 14 game days and come back less as days pass, sessions, the
+seed's hosts, swords with their prices, guilds, potions, shields. Kept between runs
+(regenerated only when missing, of another size or of an older shape). Each query runs
 once untimed (Trino: warm caches and JIT; DuckDB: the view over the files), then
 `repeat` times; the figure is each query's median, and the slowest query's median.
+Each query's rows from the two engines are compared too (`same_rows`).
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from bench.common import save
@@ -20,10 +25,15 @@ from gamepipe.errors import QueryError
 from gamepipe.query import Engine, named
 from gamepipe.stats import summary
 
-# The report's queries (queries/*.sql) that read the event tables.
+# The report's queries (queries/*.sql) that read the event tables: the ledger's first, then
+# the game days'.
 QUERIES = ("headline", "events_by_type", "revenue_by_item", "swords_by_type", "guild_joins", "top_spenders",
-           "players_by_isp", "activity_by_minute", "guild_members_vs_others")  # fmt: skip
+           "players_by_isp", "activity_by_minute", "guild_members_vs_others",
+           "days", "retention", "funnel", "sessions", "players", "player_days", "revenue_by_day")  # fmt: skip
+SIZES = (100_000, 1_000_000, 10_000_000, 100_000_000)
 PLAYERS_PER_EVENT = 0.01  # 1e7 events: 100,000 players
+GAME_DAYS = 14
+SHAPE = "game-days-1"  # the generator's version, kept in the snapshot: data of an older shape is rewritten
 
 
 def namespace_settings(settings: Settings, namespace: str) -> Settings:
@@ -32,11 +42,17 @@ def namespace_settings(settings: Settings, namespace: str) -> Settings:
     return settings.model_copy(update={"catalog": catalog, "trino": trino})
 
 
-def existing_rows(settings: Settings) -> int | None:
+def existing(settings: Settings) -> tuple[int, str] | None:
+    """(rows, shape) of the namespace's events table; None when there is none."""
     try:
-        return int(Engine(settings, "trino").run("select count(*) from events").scalar())
+        rows = int(Engine(settings, "trino").run("select count(*) from events").scalar())
+        shape = Engine(settings, "trino").run(
+            "select element_at(summary, 'gamepipe.bench-shape') from \"events$snapshots\" "
+            "order by committed_at desc limit 1"
+        )
     except QueryError:
         return None
+    return rows, str(shape.scalar())
 
 
 def generate(settings: Settings, events: int) -> None:
@@ -54,30 +70,40 @@ def generate(settings: Settings, events: int) -> None:
         create_tables(spark, settings, contract)
         players = max(10, int(events * PLAYERS_PER_EVENT))
         spark.range(events).createOrReplaceTempView("ids")
+        # Player k is drawn with weight ~ 1/(k+1); installs on a day of 14 by a hash of the
+        # player; an event falls on a day from then to the last, early days likelier
+        # (retention decays); in one of the player's three sessions of that day, which
+        # starts at an hour by a hash and lasts up to 20 minutes. Game time: the last day
+        # ends at 2026-11-27 00:00 UTC.
         spark.sql(f"""
 create or replace temp view generated as
 with e as (
   select id,
-    -- a skewed population: player k is drawn with weight ~ 1/(k+1)
     cast(floor(pow({players}, rand(7))) - 1 as bigint) as p,
-    rand(11) as r, rand(13) as q,
-    timestamp '2026-11-27 00:00:00' + make_interval(0, 0, 0, 0, 0, 0, id * 86400.0 / {events}) as at
+    rand(11) as r, rand(13) as q, rand(17) as u, cast(floor(rand(19) * 3) as int) as k, rand(23) as m
   from ids
+), d as (
+  select *, cast(pmod(xxhash64(p), {GAME_DAYS}) as int) as install from e
+), s as (
+  select *, install + cast(floor(u * u * ({GAME_DAYS} - install)) as int) as day from d
 )
 select
   case when r < 0.30 then 'purchase_sword' when r < 0.40 then 'join_guild' when r < 0.55 then 'purchase_potion'
        when r < 0.60 then 'purchase_shield' else 'default' end as event_type,
-  concat('p', p) as player_id, q, at, id,
+  concat('p', p) as player_id, q, id,
+  concat('bench-', p, '-', day, '-', k) as session_id,
+  timestamp '2026-11-13 00:00:00' + make_interval(0, 0, 0, day, 0, 0,
+    pmod(xxhash64(p, day, k), 84000) + m * 1200) as at,
   element_at(array('comcast.com', 'att.com', 'verizon.net', 'spectrum.net', 'cox.net', 'vodafone.de'),
              cast(p % 6 as int) + 1) as isp
-from e""")
+from s""")
         spark.sql("""
 create or replace temp view rows as
 select
   to_json(named_struct('event_type', event_type, 'player_id', player_id, 'id', id)) as raw_event,
   at as timestamp, '*/*' as accept, concat('user', cast(id % 50 as string), '.', isp) as host,
   'ApacheBench/2.3' as user_agent, event_type, uuid() as event_id, cast(1 as bigint) as schema_version,
-  at as received_at, at as client_ts, player_id, concat('bench-', player_id, '-', cast(id % 7 as string)) as session_id,
+  at as received_at, at as client_ts, player_id, session_id,
   sha2(player_id, 256) as client_ip_hash, true as is_synthetic,
   case when event_type = 'join_guild' then concat('g', cast(cast(q * 12 as int) as string)) end as guild_id,
   case when event_type = 'join_guild' then element_at(array('Knights of Zion', 'Dragon Riders', 'Shadow Guild',
@@ -95,46 +121,67 @@ select
     'dragonglass'), cast(q * 5 as int) + 1) end as sword_type
 from generated""")
         columns = [n for n, _ in contract.table_columns(None)]
-        spark.sql(f"insert into {table_name(settings, 'events')} select {', '.join(columns)} from rows")
         for event_type, table in settings.stream.routes.items():
             cols = ", ".join(n for n, _ in contract.table_columns(event_type))
-            spark.sql(
-                f"insert into {table_name(settings, table)} select {cols} from {table_name(settings, 'events')}"
-                f" where event_type = '{event_type}'"
-            )
+            target = table_name(settings, table)
+            spark.sql(f"insert into {target} select {cols} from rows where event_type = '{event_type}'")
+        # The events table last: its snapshot names the shape, so data cut short is rewritten.
+        (
+            spark.table("rows")
+            .select(*columns)
+            .writeTo(table_name(settings, "events"))
+            .option("snapshot-property.gamepipe.bench-shape", SHAPE)
+            .append()
+        )
     finally:
         spark.stop()
 
 
-def timed(engine: Engine, sql: str, repeat: int) -> tuple[float, float]:
-    """(first run, median of the next `repeat`) in seconds."""
+def comparable(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows as both engines should agree on them: numbers to 2 decimals, times to the
+    minute, in a fixed order."""
+
+    def normal(value: Any) -> Any:
+        if isinstance(value, float | Decimal):
+            return round(float(value), 2)
+        if isinstance(value, datetime):
+            return value.isoformat()[:16]
+        return value
+
+    return sorted((tuple(map(normal, r)) for r in rows), key=repr)
+
+
+def timed(engine: Engine, sql: str, repeat: int) -> tuple[float, float, list[tuple[Any, ...]]]:
+    """(first run, median of the next `repeat`, the rows) in seconds."""
     began = time.perf_counter()
-    engine.run(sql)
+    result = engine.run(sql)
     first = time.perf_counter() - began
     times = []
     for _ in range(repeat):
         began = time.perf_counter()
         engine.run(sql)
         times.append(time.perf_counter() - began)
-    return first, statistics.median(times)
+    return first, statistics.median(times), result.rows
 
 
-def run(settings: Settings, sizes: tuple[int, ...] = (100_000, 1_000_000, 10_000_000), repeat: int = 5) -> None:
+def run(settings: Settings, sizes: tuple[int, ...] = SIZES, repeat: int = 5) -> None:
     results: dict[str, Any] = {}
     for events in sizes:
         ns = namespace_settings(settings, f"bench_{events}")
-        if existing_rows(ns) != events:
+        if existing(ns) != (events, SHAPE):
             began = time.monotonic()
             print(f"bench query: writing {events:,} events as Iceberg through Spark", flush=True)
             generate(ns, events)
             print(f"bench query: written in {time.monotonic() - began:.0f} s", flush=True)
         per_engine: dict[str, Any] = {}
+        answers: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
         for name in ("trino", "duckdb"):
             engine = Engine(ns, name)
             per_query = {}
             for q in QUERIES:
-                first, median = timed(engine, named(ns, q), repeat)
-                per_query[q] = {"first_s": first, "median_s": median}
+                first, median, rows = timed(engine, named(ns, q), repeat)
+                per_query[q] = {"first_s": first, "median_s": median, "rows": len(rows)}
+                answers.setdefault(q, {})[name] = comparable(rows)
             medians = [v["median_s"] for v in per_query.values()]
             per_engine[name] = {
                 "slowest_s": max(medians),
@@ -148,5 +195,9 @@ def run(settings: Settings, sizes: tuple[int, ...] = (100_000, 1_000_000, 10_000
                 f"{total:,.0f} ms (median of {repeat} warm runs)",
                 flush=True,
             )
+        differ = [q for q, by in answers.items() if by["trino"] != by["duckdb"]]
+        if differ:
+            print(f"bench query: {events:,} events: Trino and DuckDB return different rows for {differ}", flush=True)
+        per_engine["same_rows"] = {q: q not in differ for q in QUERIES}
         results[str(events)] = per_engine
     save(settings, "query", {"repeat": repeat, "queries": list(QUERIES), "sizes": results})

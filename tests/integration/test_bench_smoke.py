@@ -36,8 +36,11 @@ def test_every_benchmark_runs_quick_and_lands_in_the_report(stack: Settings, tmp
         "events": run["accepted"],
     }
     assert 0 < run["events"]["p50_s"] <= run["events"]["p99_s"]
-    engines = results["query"]["sizes"]["10000"]
-    assert set(engines) == {"trino", "duckdb"} and all(e["slowest_s"] > 0 for e in engines.values())
+    by_engine = results["query"]["sizes"]["10000"]
+    engines = {name: by_engine[name] for name in ("trino", "duckdb")}
+    assert all(e["slowest_s"] > 0 for e in engines.values())
+    assert set(engines["trino"]["queries"]) == set(results["query"]["queries"]) >= {"days", "retention", "sessions"}
+    assert by_engine["same_rows"] == dict.fromkeys(results["query"]["queries"], True), "the engines agree"
     assert set(results["memory"]["peak_gib"]) == {"postgres", "kafka", "trino", "stream", "api"}
     assert results["memory"]["peak_total_gib"] >= sum(results["memory"]["at_rest_gib"].values()) * 0.5
     assert results["soak"]["samples"] and results["soak"]["accepted_rate"] > 0 and results["soak"]["processed_rate"] > 0

@@ -74,10 +74,14 @@ def bench(
         ),
     ] = None,
     quick: Annotated[bool, typer.Option(help="tiny sizes: checks the harness, not the machine")] = False,
+    sizes: Annotated[
+        str | None, typer.Option(help="query: events per size, comma-separated (default 1e5,1e6,1e7,1e8)")
+    ] = None,
 ) -> None:
     """Run the benchmarks (bench/, needs the stack up) and rewrite docs/benchmarks.md."""
     s = settings()
     if not (s.root / "bench" / "__main__.py").exists():
         fail(f"no bench/ in {s.root}: the benchmarks run from a checkout of gamepipe")
     argv = [sys.executable, "-m", "bench", *(what or ["all"]), *(["--quick"] if quick else [])]
+    argv += ["--sizes", sizes] if sizes else []
     raise typer.Exit(subprocess.call(argv, cwd=s.root))
