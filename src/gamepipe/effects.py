@@ -1,19 +1,23 @@
 """The report's two questions answered with their uncertainty: do guild members keep
 playing longer, and what did the sword price change do to sales.
 
-In: the rows of `queries/players.sql` and `queries/player_days.sql` as DataFrames. Out:
-an `Estimate`, the effect with a 95 % interval and whether the data can tell it from no
-effect at all. Pure: no I/O.
+In: the rows of `queries/guild_retention.sql`, `revenue_by_day.sql` and
+`sword_rates.sql` as DataFrames: counts, a few hundred rows at most, whatever the
+number of players. Out: an `Estimate`, the effect with a 95 % interval and whether the
+data can tell it from no effect at all. Pure: no I/O.
 
 - `guild_retention`: D7 retention (active exactly 7 days after the first day) of players
   who joined a guild on their first day (or the next: a first session past midnight)
-  minus everyone else's, over the players whose
-  7th day is inside the data. The interval is Newcombe's (two Wilson score intervals):
-  exact enough for proportions near 0 or 1 and for small groups.
+  minus everyone else's, over the players whose 7th day is inside the data. The
+  interval is Newcombe's (two Wilson score intervals): exact enough for proportions near
+  0 or 1 and for small groups.
 - `price_change`: swords bought per day of play from the first day sword prices changed
   on, over the rate before it, as a ratio. Its interval comes from a bootstrap over
   players (each player's days stay together, so a heavy buyer is not counted as many
-  independent days), seeded: the same data gives the same interval.
+  independent days), seeded: the same data gives the same interval. It is a Poisson
+  bootstrap (each player weighed by a Poisson(1) draw), over the rows of players with the
+  same four numbers: n players' weights sum to one Poisson(n) draw, so a row stands for
+  its players exactly.
 """
 
 from __future__ import annotations
@@ -64,31 +68,23 @@ def newcombe(x1: int, n1: int, x0: int, n0: int) -> tuple[float, float, float]:
     return d, d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
 
 
-def guild_retention(players: pd.DataFrame, player_days: pd.DataFrame, day_n: int = 7) -> Estimate | None:
-    """Guild members' D`day_n` retention minus everyone else's (None: no player's day
-    `day_n` is in the data, or a group is empty)."""
-    last_day = player_days["day"].max()
-    horizon = players["first_day"].map(lambda d: d + timedelta(days=day_n))
-    eligible = players[horizon <= last_day].copy()
-    if eligible.empty:
+def guild_retention(counts: pd.DataFrame, last_day: date, day_n: int = 7) -> Estimate | None:
+    """Guild members' D`day_n` retention minus everyone else's, from the counts of
+    queries/guild_retention.sql (first_day, member, retained, players) and the last day
+    in the data (None: no player's day `day_n` is in it, or a group is empty)."""
+    eligible = counts[counts["first_day"].map(lambda d: d + timedelta(days=day_n) <= last_day)]
+    members, others = eligible[eligible["member"] == 1], eligible[eligible["member"] == 0]
+    n1, n0 = int(members["players"].sum()), int(others["players"].sum())
+    if not n1 or not n0:
         return None
-    active = set(zip(player_days["player_id"], player_days["day"], strict=True))
-    firsts = zip(eligible["player_id"], eligible["first_day"], strict=True)
-    eligible["retained"] = [(p, d + timedelta(days=day_n)) in active for p, d in firsts]
-    # Joined by the end of the day after the first: a first session past midnight joins then.
-    eligible["member"] = [
-        isinstance(g, date) and g <= d + timedelta(days=1)
-        for g, d in zip(eligible["guild_day"], eligible["first_day"], strict=True)
-    ]
-    members, others = eligible[eligible["member"]], eligible[~eligible["member"]]
-    if members.empty or others.empty:
-        return None
-    d, low, high = newcombe(int(members["retained"].sum()), len(members), int(others["retained"].sum()), len(others))
+    x1 = int(members.loc[members["retained"] == 1, "players"].sum())
+    x0 = int(others.loc[others["retained"] == 1, "players"].sum())
+    d, low, high = newcombe(x1, n1, x0, n0)
     sample = (
-        f"{len(members):,} players who joined a guild on their first day, {len(others):,} who did not "
+        f"{n1:,} players who joined a guild on their first day, {n0:,} who did not "
         f"(first days up to {last_day - timedelta(days=day_n)})"
     )
-    rates = {"members": float(members["retained"].mean()), "others": float(others["retained"].mean())}
+    rates = {"members": x1 / n1, "others": x0 / n0}
     return Estimate(f"D{day_n} retention, guild members minus others", d, low, high, 0.0, sample, rates)
 
 
@@ -103,30 +99,25 @@ def price_change_day(revenue_by_day: pd.DataFrame) -> date | None:
     return None if changed.empty else min(changed["day"])
 
 
-def price_change(player_days: pd.DataFrame, change: date, seed: int = 0) -> Estimate | None:
-    """Swords per day of play from `change` on, over the rate before (None: no days on
-    one side, or no sword bought before)."""
-    after = player_days["day"] >= change
-    per_player = (
-        player_days.assign(after=after)
-        .groupby(["player_id", "after"])
-        .agg(swords=("swords", "sum"), days=("day", "count"))
-        .unstack(fill_value=0)
-    )
-    if False not in per_player["days"].columns or True not in per_player["days"].columns:
+def price_change(rates: pd.DataFrame, change: date, seed: int = 0) -> Estimate | None:
+    """Swords per day of play from `change` on, over the rate before, from the rows of
+    queries/sword_rates.sql for that day (None: no days on one side, or no sword bought
+    before)."""
+    s0, n0 = rates["swords_before"].to_numpy(float), rates["days_before"].to_numpy(float)
+    s1, n1 = rates["swords_after"].to_numpy(float), rates["days_after"].to_numpy(float)
+    players = rates["players"].to_numpy(float)
+    if s0 @ players == 0 or n1 @ players == 0:
         return None
-    s0, s1 = per_player["swords"][False].to_numpy(float), per_player["swords"][True].to_numpy(float)
-    n0, n1 = per_player["days"][False].to_numpy(float), per_player["days"][True].to_numpy(float)
-    if s0.sum() == 0 or n1.sum() == 0:
-        return None
-    ratio = (s1.sum() / n1.sum()) / (s0.sum() / n0.sum())
+    ratio = (s1 @ players / (n1 @ players)) / (s0 @ players / (n0 @ players))
     rng = np.random.default_rng(seed)
-    weights = rng.poisson(1.0, size=(BOOTSTRAP_SAMPLES, len(s0))).astype(np.float32)  # Poisson bootstrap
+    # Poisson bootstrap: each row's players weigh Poisson(players) together.
+    weights = rng.poisson(players, size=(BOOTSTRAP_SAMPLES, len(players))).astype(np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
         samples = (weights @ s1 / (weights @ n1)) / (weights @ s0 / (weights @ n0))
     samples = samples[np.isfinite(samples)]
     low, high = np.quantile(samples, [0.025, 0.975])
-    sample = f"{int(n0.sum()):,} days of play before {change}, {int(n1.sum()):,} from it on, {len(s0):,} players"
-    rates = {"before": float(s0.sum() / n0.sum()), "after": float(s1.sum() / n1.sum())}
+    days_before, days_after = int(n0 @ players), int(n1 @ players)
+    sample = f"{days_before:,} days of play before {change}, {days_after:,} from it on, {int(players.sum()):,} players"
+    detail = {"before": float(s0 @ players / (n0 @ players)), "after": float(s1 @ players / (n1 @ players))}
     what = "swords bought per day of play, after the price change over before"
-    return Estimate(what, float(ratio), float(low), float(high), 1.0, sample, rates)
+    return Estimate(what, float(ratio), float(low), float(high), 1.0, sample, detail)

@@ -3,13 +3,14 @@ queries of `queries/` must return on every engine (tests/e2e/test_game_days.py).
 
 In: plain event dicts as `simulate.plan` makes them (`client_ts` an RFC 3339 string,
 `price` a float). Out: rows in the shape and order of the query of the same name
-(`days`, `retention`, `funnel`, `revenue_by_day`, `sessions`, `players`). Pure: no I/O.
+(`days`, `retention`, `funnel`, `revenue_by_day`, `session_lengths`, `first_purchase`,
+`guild_retention`, `sword_rates`, `players`). Pure: no I/O.
 Day = the UTC date of `client_ts`; seconds to the millisecond.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -111,14 +112,62 @@ def _seconds(later: datetime, earlier: datetime) -> float:
     return round((later - earlier).total_seconds(), 3)
 
 
-def sessions(events: Iterable[Event]) -> list[tuple[str, str, datetime, float, int]]:
-    """queries/sessions.sql: session, player, start, length in seconds, events."""
-    spans: dict[tuple[str, str], list[Any]] = {}
+def _ms(later: datetime, earlier: datetime) -> int:
+    return (later - earlier) // timedelta(milliseconds=1)
+
+
+def session_lengths(events: Iterable[Event]) -> list[tuple[int, int]]:
+    """queries/session_lengths.sql: whole seconds from a session's first event to its last, sessions."""
+    spans: dict[tuple[str, str], list[datetime]] = {}
     for e in events:
         t = at(e)
-        span = spans.setdefault((e["session_id"], e["player_id"]), [t, t, 0])
-        span[0], span[1], span[2] = min(span[0], t), max(span[1], t), span[2] + 1
-    return [(s, p, first, _seconds(last, first), n) for (s, p), (first, last, n) in sorted(spans.items())]
+        span = spans.setdefault((e["session_id"], e["player_id"]), [t, t])
+        span[0], span[1] = min(span[0], t), max(span[1], t)
+    counts = Counter(_ms(last, first) // 1000 for first, last in spans.values())
+    return sorted(counts.items())
+
+
+def first_purchase(events: Iterable[Event]) -> list[tuple[int, int]]:
+    """queries/first_purchase.sql: whole minutes from a player's first event to their first purchase, players."""
+    first: dict[str, datetime] = {}
+    bought: dict[str, datetime] = {}
+    for e in events:
+        p, t = e["player_id"], at(e)
+        first[p] = min(t, first.get(p, t))
+        if e.get("price") is not None:
+            bought[p] = min(t, bought.get(p, t))
+    return sorted(Counter(_ms(t, first[p]) // 60_000 for p, t in bought.items()).items())
+
+
+def guild_retention(events: Iterable[Event], day_n: int = 7) -> list[tuple[date, int, int, int]]:
+    """queries/guild_retention.sql: first day, joined a guild by the day after it (0/1),
+    active `day_n` days after it (0/1), players."""
+    active: dict[str, set[date]] = defaultdict(set)
+    joined: dict[str, set[date]] = defaultdict(set)
+    for e in events:
+        day = at(e).date()
+        active[e["player_id"]].add(day)
+        if e["event_type"] == "join_guild":
+            joined[e["player_id"]].add(day)
+    counts: Counter[tuple[date, int, int]] = Counter()
+    for player, played in active.items():
+        first = min(played)
+        member = any(d <= first + timedelta(days=1) for d in joined[player])
+        counts[(first, int(member), int(first + timedelta(days=day_n) in played))] += 1
+    return [(*key, n) for key, n in sorted(counts.items())]
+
+
+def sword_rates(events: Iterable[Event], change: date) -> list[tuple[int, int, int, int, int]]:
+    """queries/sword_rates.sql: swords and days played before `change` and from it on, players."""
+    swords: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    for e in events:
+        swords[e["player_id"]][at(e).date()] += e["event_type"] == "purchase_sword"
+    counts: Counter[tuple[int, int, int, int]] = Counter()
+    for per_day in swords.values():
+        before = [n for d, n in per_day.items() if d < change]
+        after = [n for d, n in per_day.items() if d >= change]
+        counts[(sum(before), len(before), sum(after), len(after))] += 1
+    return [(*key, n) for key, n in sorted(counts.items())]
 
 
 def players(events: Iterable[Event]) -> list[tuple[str, date, int, int, int, int, Decimal, date | None, float | None]]:

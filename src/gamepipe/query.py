@@ -8,7 +8,10 @@ In: SQL text, or the name of a file in `queries/` with its `{run_filter}` filled
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,8 +69,9 @@ def run(settings: Settings, sql: str) -> Result:
     return Result(columns, rows)
 
 
-def named(settings: Settings, name: str, run: str | None = None) -> str:
-    """The text of `queries/<name>.sql`, its `{run_filter}` limited to a load run's rows."""
+def named(settings: Settings, name: str, run: str | None = None, days: Mapping[str, date] | None = None) -> str:
+    """The text of `queries/<name>.sql`, its `{run_filter}` limited to a load run's rows and
+    each `{name}` of `days` filled with that date (e.g. sword_rates.sql's `{change_day}`)."""
     path = settings.queries_dir / f"{name}.sql"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in settings.queries_dir.glob("*.sql")))
@@ -75,7 +79,13 @@ def named(settings: Settings, name: str, run: str | None = None) -> str:
     if run is not None and not RUN_ID.match(run):
         raise QueryRefused(f"run id {run!r} is not of the form gamepipe load writes (e.g. 20261128-090422-s42)")
     run_filter = f"session_id like '{run}-%'" if run else "1 = 1"
-    return Path(path).read_text().replace("{run_filter}", run_filter)
+    text = Path(path).read_text().replace("{run_filter}", run_filter)
+    for key, day in (days or {}).items():
+        text = text.replace(f"{{{key}}}", date.isoformat(day))  # a date, so nothing but digits and dashes
+    missing = sorted(set(re.findall(r"\{([a-z_]+)\}", text)))
+    if missing:
+        raise QueryRefused(f"query {name!r} needs {', '.join(missing)}: a date each (e.g. --day change_day=2026-11-20)")
+    return text
 
 
 RUN_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -173,8 +183,22 @@ class Engine:
     def run(self, sql: str) -> Result:
         return self._duck.run(sql) if self._duck else run(self.settings, sql)
 
-    def named(self, name: str, run_id: str | None = None) -> Result:
-        return self.run(named(self.settings, name, run_id))
+    def named(self, name: str, run_id: str | None = None, days: Mapping[str, date] | None = None) -> Result:
+        return self.run(named(self.settings, name, run_id, days))
+
+
+def comparable(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows as both engines should agree on them: numbers to 2 decimals, times to the
+    minute, in a fixed order."""
+
+    def normal(value: Any) -> Any:
+        if isinstance(value, float | Decimal):
+            return round(float(value), 2)
+        if isinstance(value, datetime):
+            return value.isoformat()[:16]
+        return value
+
+    return sorted((tuple(map(normal, r)) for r in rows), key=repr)
 
 
 def count(settings: Settings, table: str, where: str | None = None) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,10 @@ class Report:
         self.queries_used: dict[str, str] = {}
         self.manifest = Manifest.load(self.settings, self.run_id) if self.run_id in runs(self.settings) else None
 
-    def df(self, name: str) -> pd.DataFrame:
-        sql = named(self.settings, name, self.run_id)
+    def df(self, name: str, **days: date) -> pd.DataFrame:
+        """The rows of queries/<name>.sql for the report's run; `days` fills its date
+        parameters (`report.df("sword_rates", change_day=...)`)."""
+        sql = named(self.settings, name, self.run_id, days)
         self.queries_used[name] = sql.strip()
         result = self.engine.run(sql)
         frame = pd.DataFrame(result.rows, columns=result.columns)
@@ -169,11 +172,22 @@ def funnel_chart(steps: list[tuple[str, int]]) -> Axes:
     return ax
 
 
-def session_histogram(sessions: pd.DataFrame) -> Axes:
-    minutes = sessions["length_s"].astype(float) / 60
+def weighted_median(values: pd.Series, weights: pd.Series) -> float | None:
+    """The median of `values` each counted `weights` times, the lower one of an even count
+    (None: no weight)."""
+    order = values.astype(float).argsort()
+    v, w = values.astype(float).to_numpy()[order], weights.astype(float).to_numpy()[order]
+    if not w.sum():
+        return None
+    return float(v[np.searchsorted(np.cumsum(w), w.sum() / 2)])
+
+
+def session_histogram(lengths: pd.DataFrame) -> Axes:
+    """From queries/session_lengths.sql: sessions by length in whole seconds."""
+    minutes = lengths["length_s"].astype(float) / 60
     fig, ax = plt.subplots(figsize=(9, 3.2))
-    ax.hist(minutes.clip(upper=90), bins=45, color=PALETTE[0])
-    median = float(minutes.median()) if len(minutes) else 0.0
+    ax.hist(minutes.clip(upper=90), bins=45, weights=lengths["sessions"], color=PALETTE[0])
+    median = weighted_median(minutes, lengths["sessions"]) or 0.0
     ax.axvline(median, color=PALETTE[1], lw=2)
     ax.text(median, ax.get_ylim()[1] * 0.9, f"  median {median:.1f} min", color=PALETTE[1])
     ax.set_xlabel("session length, minutes (first to last event; 90+ shown at 90)")

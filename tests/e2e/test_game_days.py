@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import nbformat
@@ -51,14 +52,20 @@ def test_every_game_day_query_returns_the_ground_truth(
     manifest, the_plan = landed
     run = Engine(stack, engine)
 
-    def rows(name: str) -> list[tuple[object, ...]]:
-        return [tuple(r) for r in run.named(name, manifest.run_id).rows]
+    def rows(name: str, **days: date) -> list[tuple[object, ...]]:
+        return [tuple(r) for r in run.named(name, manifest.run_id, days).rows]
 
     assert rows("days") == kpis.days(the_plan.events)
     assert rows("retention") == kpis.retention(the_plan.events)
     assert rows("funnel") == [kpis.funnel(the_plan.events)]
     assert rows("revenue_by_day") == kpis.revenue_by_day(the_plan.events)
-    assert rounded(rows("sessions")) == kpis.sessions(the_plan.events)
+    assert rows("session_lengths") == kpis.session_lengths(the_plan.events)
+    assert rows("first_purchase") == kpis.first_purchase(the_plan.events)
+    assert rows("guild_retention") == kpis.guild_retention(the_plan.events)
+    game = manifest.game
+    assert game is not None and game.price_day is not None
+    change = game.start.date() + timedelta(days=game.price_day)
+    assert rows("sword_rates", change_day=change) == kpis.sword_rates(the_plan.events, change)
     assert rounded(rows("players")) == kpis.players(the_plan.events)
 
 

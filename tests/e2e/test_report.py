@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import nbformat
 import pytest
@@ -16,7 +13,7 @@ import pytest
 from gamepipe.config import Settings
 from gamepipe.load.game import run_game
 from gamepipe.manifest import Manifest
-from gamepipe.query import Engine
+from gamepipe.query import Engine, comparable
 from gamepipe.report import render
 from gamepipe.verify import checks
 
@@ -38,20 +35,11 @@ def landed_run(stack: Settings) -> Manifest:
     return manifest
 
 
-def normal(value: Any) -> Any:
-    if isinstance(value, float | Decimal):
-        return round(float(value), 2)
-    if isinstance(value, datetime):
-        return value.isoformat()[:16]
-    return value
-
-
 def test_trino_and_duckdb_agree(stack: Settings, landed_run: Manifest) -> None:
     trino, duck = Engine(stack, "trino"), Engine(stack, "duckdb")
     for name in PORTABLE:
-        a = [tuple(map(normal, r)) for r in trino.named(name, landed_run.run_id).rows]
-        b = [tuple(map(normal, r)) for r in duck.named(name, landed_run.run_id).rows]
-        assert sorted(a, key=repr) == sorted(b, key=repr), name
+        a = comparable(trino.named(name, landed_run.run_id).rows)
+        assert a == comparable(duck.named(name, landed_run.run_id).rows), name
 
 
 @pytest.mark.parametrize("engine", ["trino", "duckdb"])

@@ -6,7 +6,7 @@ planted effect and say so when there is none."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -49,11 +49,11 @@ class Duck:
         self.con.register("events", events_table(the_plan.events))
         self.run_id = the_plan.run_id
 
-    def rows(self, name: str) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in self.con.execute(named(load_settings(), name, self.run_id)).fetchall()]
+    def rows(self, name: str, **days: date) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.con.execute(named(load_settings(), name, self.run_id, days)).fetchall()]
 
-    def frame(self, name: str) -> pd.DataFrame:
-        sql = named(load_settings(), name, self.run_id)
+    def frame(self, name: str, **days: date) -> pd.DataFrame:
+        sql = named(load_settings(), name, self.run_id, days)
         cur = self.con.execute(sql)
         return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description or []])
 
@@ -83,7 +83,11 @@ def test_the_queries_return_the_ground_truth(demo_plan: Plan) -> None:
     assert duck.rows("retention") == kpis.retention(demo_plan.events)
     assert duck.rows("funnel") == [kpis.funnel(demo_plan.events)]
     assert duck.rows("revenue_by_day") == kpis.revenue_by_day(demo_plan.events)
-    assert rounded(duck.rows("sessions")) == kpis.sessions(demo_plan.events)
+    assert duck.rows("session_lengths") == kpis.session_lengths(demo_plan.events)
+    assert duck.rows("first_purchase") == kpis.first_purchase(demo_plan.events)
+    assert duck.rows("guild_retention") == kpis.guild_retention(demo_plan.events)
+    change = (START + timedelta(days=7)).date()
+    assert duck.rows("sword_rates", change_day=change) == kpis.sword_rates(demo_plan.events, change)
     assert rounded(duck.rows("players")) == kpis.players(demo_plan.events)
 
 
@@ -102,12 +106,12 @@ def test_newcombe_matches_the_published_example() -> None:
 def test_each_planted_effect_is_found_and_none_where_none_was_planted(planted: Any) -> None:
     the_plan = plan(3, 2000, 80_000, run_id="r3", start=START, effects=planted)
     duck = Duck(the_plan)
-    players, days = duck.frame("players"), duck.frame("player_days")
-    guild = effects.guild_retention(players, days)
+    last_day = max(kpis.at(e) for e in the_plan.events).date()
+    guild = effects.guild_retention(duck.frame("guild_retention"), last_day)
     assert guild is not None and guild.low <= planted.d7_lift <= guild.high
     assert guild.clear == (planted.d7_lift > 0)
     change = effects.price_change_day(duck.frame("revenue_by_day"))
     assert change == (START + timedelta(days=7)).date(), "prices rose on game day 7 in both runs"
-    price = effects.price_change(days, change)
+    price = effects.price_change(duck.frame("sword_rates", change_day=change), change)
     assert price is not None and price.low <= planted.sword_rate_after <= price.high
     assert price.clear == (planted.sword_rate_after != 1.0)

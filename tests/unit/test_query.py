@@ -1,12 +1,19 @@
-"""Running SQL: errors a user can act on."""
+"""Running SQL: errors a user can act on, named queries filled, the benchmark timing the
+queries the report runs."""
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
+import nbformat
 import pytest
 
+from bench.query import REPORT
 from gamepipe import query
 from gamepipe.config import load_settings
-from gamepipe.errors import EngineUnavailable
+from gamepipe.errors import EngineUnavailable, QueryRefused
+from gamepipe.query import named
 from gamepipe.stack.base import free_port
 
 
@@ -15,3 +22,21 @@ def test_a_query_with_trino_down_says_to_start_the_stack() -> None:
     down = settings.model_copy(update={"trino": settings.trino.model_copy(update={"port": free_port()})})
     with pytest.raises(EngineUnavailable, match="is the stack up"):
         query.run(down, "select 1")
+
+
+def test_a_named_query_is_given_its_dates_or_says_which_it_needs() -> None:
+    settings = load_settings()
+    with pytest.raises(QueryRefused, match="needs change_day"):
+        named(settings, "sword_rates", "r1")
+    sql = named(settings, "sword_rates", "r1", {"change_day": date(2026, 11, 20)})
+    assert "date '2026-11-20'" in sql and "{" not in sql and "session_id like 'r1-%'" in sql
+
+
+def test_the_query_benchmark_times_every_query_the_report_runs_on_the_events() -> None:
+    settings = load_settings()
+    notebook = nbformat.read(settings.root / "notebooks" / "report.ipynb", as_version=4)  # type: ignore[no-untyped-call]
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    used = set(re.findall(r'df\("([a-z_]+)"', code)) | ({"headline"} if "report.headline()" in code else set())
+    tables = r"\bfrom (events|sword_purchases|join_guilds)\b"
+    on_events = {n for n in used if re.search(tables, (settings.queries_dir / f"{n}.sql").read_text())}
+    assert on_events == set(REPORT)

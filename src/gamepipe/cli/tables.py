@@ -14,12 +14,26 @@ PANEL = "The tables"
 
 
 @app.command(rich_help_panel=PANEL)
-def query(sql: Annotated[str, typer.Argument(help="SQL, or @name for queries/<name>.sql")]) -> None:
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL, or @name for queries/<name>.sql")],
+    day: Annotated[
+        list[str] | None, typer.Option(help="NAME=YYYY-MM-DD: a date a named query needs (repeatable)")
+    ] = None,
+) -> None:
     """Run SQL on Trino (catalog hive, schema default: the seed's Presto session)."""
+    from datetime import date
+
     from gamepipe import query as q
 
     s = settings()
-    text = q.named(s, sql[1:]) if sql.startswith("@") else sql
+    days = {}
+    for item in day or []:
+        key, _, value = item.partition("=")
+        try:
+            days[key] = date.fromisoformat(value)
+        except ValueError:
+            fail(f"--day {item!r}: give NAME=YYYY-MM-DD, e.g. change_day=2026-11-20")
+    text = q.named(s, sql[1:], days=days) if sql.startswith("@") else sql
     show_result(text.strip(), q.run(s, text))
 
 

@@ -1,0 +1,15 @@
+-- How long players take to buy: players by whole minutes from their first event to their
+-- first purchase (players who never bought are not counted).
+with per_player as (
+  select
+    date_diff('millisecond', min(client_ts), min(case when price is not null then client_ts end)) as after_ms
+  from events
+  where {run_filter} and client_ts is not null
+  group by player_id
+)
+-- Whole minutes by integer steps, as in session_lengths.sql.
+select cast((after_ms - after_ms % 60000) / 60000 as bigint) as minutes, count(*) as players
+from per_player
+where after_ms is not null
+group by 1
+order by 1

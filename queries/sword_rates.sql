@@ -1,0 +1,23 @@
+-- Swords bought and days played before a day (the sword price change's, which the report
+-- finds in revenue_by_day) and from it on, per player; players with the same four numbers
+-- counted together, so the report's bootstrap over players reads a few rows, not one per
+-- player and day.
+with per_day as (
+  select player_id, cast(client_ts as date) as day, count(case when event_type = 'purchase_sword' then 1 end) as swords
+  from events
+  where {run_filter} and client_ts is not null
+  group by 1, 2
+),
+per_player as (
+  select
+    sum(case when day < date '{change_day}' then swords else 0 end) as swords_before,
+    count(case when day < date '{change_day}' then 1 end) as days_before,
+    sum(case when day >= date '{change_day}' then swords else 0 end) as swords_after,
+    count(case when day >= date '{change_day}' then 1 end) as days_after
+  from per_day
+  group by player_id
+)
+select swords_before, days_before, swords_after, days_after, count(*) as players
+from per_player
+group by 1, 2, 3, 4
+order by 1, 2, 3, 4
