@@ -1,5 +1,5 @@
-"""Query speed: every report query on 1e5, 1e6 and 1e7 events (1e8 when asked), Trino
-(warm) vs DuckDB.
+"""Query speed: every report query on 1e5, 1e6, 1e7 and 1e8 events (`--sizes` to choose),
+Trino (warm) vs DuckDB.
 
 The events are written as Iceberg through Spark, straight into tables of their own
 (namespace `bench_<n>`, the stream's DDL), shaped like the game's: a skewed population

@@ -1,5 +1,5 @@
--- One row per player and game day played: swords bought and revenue (the price change's
--- effect is estimated over these, players resampled).
+-- One row per player and game day played: swords bought and revenue (an extract for
+-- analysts; the report estimates the price change's effect from sword_rates.sql).
 select
   player_id,
   cast(client_ts as date) as day,

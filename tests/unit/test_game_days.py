@@ -18,6 +18,7 @@ import pytest
 from gamepipe import effects, kpis
 from gamepipe.config import load_settings
 from gamepipe.query import named
+from gamepipe.report import weighted_median
 from gamepipe.simulate import NO_EFFECT, PLANTED, Plan, plan
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -115,3 +116,11 @@ def test_each_planted_effect_is_found_and_none_where_none_was_planted(planted: A
     price = effects.price_change(duck.frame("sword_rates", change_day=change), change)
     assert price is not None and price.low <= planted.sword_rate_after <= price.high
     assert price.clear == (planted.sword_rate_after != 1.0)
+
+
+def test_the_median_of_a_histogram_counts_each_value_its_times() -> None:
+    values, weights = pd.Series([3, 1, 2]), pd.Series([1, 1, 1])
+    assert weighted_median(values, weights) == 2
+    assert weighted_median(pd.Series([1, 2]), pd.Series([1, 1])) == 1, "the lower of an even count"
+    assert weighted_median(pd.Series([1, 5]), pd.Series([1, 3])) == 5
+    assert weighted_median(pd.Series([1]), pd.Series([0])) is None
