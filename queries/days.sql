@@ -1,30 +1,45 @@
 -- Each game day (client time, UTC): players active (DAU), new and returning, those
--- active in the 7 days to it (WAU), revenue and paying players.
+-- active in the 7 days to it (WAU), revenue and paying players. One pass over the
+-- events: the WAU is a running sum of +1 on a day of play and -1 when that day leaves the
+-- week (7 days on, or the player's next day of play if sooner), so no range join and no
+-- second read of the activity (Trino plans a CTE once per reference).
 with activity as (
   select player_id, cast(client_ts as date) as day, sum(price) as revenue
   from events
   where {run_filter} and client_ts is not null
   group by 1, 2
 ),
-first_day as (
-  select player_id, min(day) as first_day from activity group by 1
+marked as (
+  select
+    day,
+    revenue,
+    min(day) over (partition by player_id) as first_day,
+    lead(day) over (partition by player_id order by day) as next_day
+  from activity
 ),
-weekly as (
-  select d.day, count(distinct a.player_id) as wau
-  from (select distinct day from activity) d
-  join activity a on a.day between d.day - interval '6' day and d.day
-  group by d.day
+steps as (
+  select
+    case when s.k = 0 then m.day
+         else least(cast(m.day + interval '7' day as date), coalesce(m.next_day, cast(m.day + interval '7' day as date)))
+    end as day,
+    s.k, m.day = m.first_day as is_new, m.revenue
+  from marked m cross join (values (0), (1)) as s (k)
+),
+per_day as (
+  select
+    day,
+    count(case when k = 0 then 1 end) as dau,
+    count(case when k = 0 and is_new then 1 end) as new_players,
+    sum(case when k = 0 then 1 else -1 end) as wau_change,
+    sum(case when k = 0 then revenue end) as revenue,
+    count(case when k = 0 and revenue > 0 then 1 end) as paying_players
+  from steps
+  group by day
+),
+running as (
+  select *, sum(wau_change) over (order by day rows between unbounded preceding and current row) as wau from per_day
 )
-select
-  a.day,
-  count(*) as dau,
-  count(case when a.day = f.first_day then 1 end) as new_players,
-  count(case when a.day > f.first_day then 1 end) as returning_players,
-  max(w.wau) as wau,
-  coalesce(sum(a.revenue), 0) as revenue,
-  count(case when a.revenue > 0 then 1 end) as paying_players
-from activity a
-join first_day f on a.player_id = f.player_id
-join weekly w on a.day = w.day
-group by a.day
-order by a.day
+select day, dau, new_players, dau - new_players as returning_players, wau, coalesce(revenue, 0) as revenue, paying_players
+from running
+where dau > 0
+order by day
