@@ -47,9 +47,10 @@ def namespace_settings(settings: Settings, namespace: str) -> Settings:
 
 def existing(settings: Settings) -> tuple[int, str] | None:
     """(rows, shape) of the namespace's events table; None when there is none."""
+    trino = Engine(settings, "trino")
     try:
-        rows = int(Engine(settings, "trino").run("select count(*) from events").scalar())
-        shape = Engine(settings, "trino").run(
+        rows = int(trino.run("select count(*) from events").scalar())
+        shape = trino.run(
             "select element_at(summary, 'gamepipe.bench-shape') from \"events$snapshots\" "
             "order by committed_at desc limit 1"
         )

@@ -2,8 +2,8 @@
 playing longer, and what did the sword price change do to sales.
 
 In: the rows of `queries/guild_retention.sql`, `revenue_by_day.sql` and
-`sword_rates.sql` as DataFrames: counts, a few hundred rows at most, whatever the
-number of players. Out: an `Estimate`, the effect with a 95 % interval and whether the
+`sword_rates.sql` as DataFrames: counts, not a row per player (9,539 rows at most at
+10 M events). Out: an `Estimate`, the effect with a 95 % interval and whether the
 data can tell it from no effect at all. Pure: no I/O.
 
 - `guild_retention`: D7 retention (active exactly 7 days after the first day) of players
@@ -31,6 +31,7 @@ import pandas as pd
 
 Z95 = 1.959963984540054
 BOOTSTRAP_SAMPLES = 2000
+RETENTION_DAY = 7  # queries/guild_retention.sql's `retained`: active 7 days after the first
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,11 @@ def newcombe(x1: int, n1: int, x0: int, n0: int) -> tuple[float, float, float]:
     return d, d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
 
 
-def guild_retention(counts: pd.DataFrame, last_day: date, day_n: int = 7) -> Estimate | None:
-    """Guild members' D`day_n` retention minus everyone else's, from the counts of
+def guild_retention(counts: pd.DataFrame, last_day: date) -> Estimate | None:
+    """Guild members' D7 retention minus everyone else's, from the counts of
     queries/guild_retention.sql (first_day, member, retained, players) and the last day
-    in the data (None: no player's day `day_n` is in it, or a group is empty)."""
-    eligible = counts[counts["first_day"].map(lambda d: d + timedelta(days=day_n) <= last_day)]
+    in the data (None: no player's day 7 is in it, or a group is empty)."""
+    eligible = counts[counts["first_day"].map(lambda d: d + timedelta(days=RETENTION_DAY) <= last_day)]
     members, others = eligible[eligible["member"] == 1], eligible[eligible["member"] == 0]
     n1, n0 = int(members["players"].sum()), int(others["players"].sum())
     if not n1 or not n0:
@@ -82,10 +83,10 @@ def guild_retention(counts: pd.DataFrame, last_day: date, day_n: int = 7) -> Est
     d, low, high = newcombe(x1, n1, x0, n0)
     sample = (
         f"{n1:,} players who joined a guild on their first day, {n0:,} who did not "
-        f"(first days up to {last_day - timedelta(days=day_n)})"
+        f"(first days up to {last_day - timedelta(days=RETENTION_DAY)})"
     )
     rates = {"members": x1 / n1, "others": x0 / n0}
-    return Estimate(f"D{day_n} retention, guild members minus others", d, low, high, 0.0, sample, rates)
+    return Estimate(f"D{RETENTION_DAY} retention, guild members minus others", d, low, high, 0.0, sample, rates)
 
 
 def price_change_day(revenue_by_day: pd.DataFrame) -> date | None:
@@ -106,9 +107,10 @@ def price_change(rates: pd.DataFrame, change: date, seed: int = 0) -> Estimate |
     s0, n0 = rates["swords_before"].to_numpy(float), rates["days_before"].to_numpy(float)
     s1, n1 = rates["swords_after"].to_numpy(float), rates["days_after"].to_numpy(float)
     players = rates["players"].to_numpy(float)
-    if s0 @ players == 0 or n1 @ players == 0:
+    swords_before, days_before, swords_after, days_after = (x @ players for x in (s0, n0, s1, n1))
+    if swords_before == 0 or days_after == 0:
         return None
-    ratio = (s1 @ players / (n1 @ players)) / (s0 @ players / (n0 @ players))
+    before, after = swords_before / days_before, swords_after / days_after
     rng = np.random.default_rng(seed)
     # Poisson bootstrap: each row's players weigh Poisson(players) together.
     weights = rng.poisson(players, size=(BOOTSTRAP_SAMPLES, len(players))).astype(np.float32)
@@ -116,8 +118,10 @@ def price_change(rates: pd.DataFrame, change: date, seed: int = 0) -> Estimate |
         samples = (weights @ s1 / (weights @ n1)) / (weights @ s0 / (weights @ n0))
     samples = samples[np.isfinite(samples)]
     low, high = np.quantile(samples, [0.025, 0.975])
-    days_before, days_after = int(n0 @ players), int(n1 @ players)
-    sample = f"{days_before:,} days of play before {change}, {days_after:,} from it on, {int(players.sum()):,} players"
-    detail = {"before": float(s0 @ players / (n0 @ players)), "after": float(s1 @ players / (n1 @ players))}
+    sample = (
+        f"{int(days_before):,} days of play before {change}, {int(days_after):,} from it on, "
+        f"{int(players.sum()):,} players"
+    )
     what = "swords bought per day of play, after the price change over before"
-    return Estimate(what, float(ratio), float(low), float(high), 1.0, sample, detail)
+    detail = {"before": float(before), "after": float(after)}
+    return Estimate(what, float(after / before), float(low), float(high), 1.0, sample, detail)

@@ -5,7 +5,7 @@ In: plain event dicts as `simulate.plan` makes them (`client_ts` an RFC 3339 str
 `price` a float). Out: rows in the shape and order of the query of the same name
 (`days`, `retention`, `funnel`, `revenue_by_day`, `session_lengths`, `first_purchase`,
 `guild_retention`, `sword_rates`, `players`). Pure: no I/O.
-Day = the UTC date of `client_ts`; seconds to the millisecond.
+Day = the UTC date of `client_ts`; seconds are whole milliseconds / 1000, as in the queries.
 """
 
 from __future__ import annotations
@@ -108,11 +108,8 @@ def revenue_by_day(events: Iterable[Event]) -> list[tuple[date, str, str, int, D
     return [(*key, n, r) for key, (n, r) in sorted(sums.items())]
 
 
-def _seconds(later: datetime, earlier: datetime) -> float:
-    return round((later - earlier).total_seconds(), 3)
-
-
 def _ms(later: datetime, earlier: datetime) -> int:
+    """Whole milliseconds, as the queries count them (their seconds are these / 1000)."""
     return (later - earlier) // timedelta(milliseconds=1)
 
 
@@ -139,9 +136,9 @@ def first_purchase(events: Iterable[Event]) -> list[tuple[int, int]]:
     return sorted(Counter(_ms(t, first[p]) // 60_000 for p, t in bought.items()).items())
 
 
-def guild_retention(events: Iterable[Event], day_n: int = 7) -> list[tuple[date, int, int, int]]:
+def guild_retention(events: Iterable[Event]) -> list[tuple[date, int, int, int]]:
     """queries/guild_retention.sql: first day, joined a guild by the day after it (0/1),
-    active `day_n` days after it (0/1), players."""
+    active 7 days after it (0/1), players."""
     active: dict[str, set[date]] = defaultdict(set)
     joined: dict[str, set[date]] = defaultdict(set)
     for e in events:
@@ -153,7 +150,7 @@ def guild_retention(events: Iterable[Event], day_n: int = 7) -> list[tuple[date,
     for player, played in active.items():
         first = min(played)
         member = any(d <= first + timedelta(days=1) for d in joined[player])
-        counts[(first, int(member), int(first + timedelta(days=day_n) in played))] += 1
+        counts[(first, int(member), int(first + timedelta(days=7) in played))] += 1
     return [(*key, n) for key, n in sorted(counts.items())]
 
 
@@ -191,7 +188,7 @@ def players(events: Iterable[Event]) -> list[tuple[str, date, int, int, int, int
                 len(bought),
                 sum((_price(e) for e in own if e.get("price") is not None), Decimal(0)),
                 min(joins) if joins else None,
-                _seconds(min(bought), min(times)) if bought else None,
+                _ms(min(bought), min(times)) / 1000 if bought else None,
             )
         )
     return rows

@@ -175,8 +175,9 @@ def funnel_chart(steps: list[tuple[str, int]]) -> Axes:
 def weighted_median(values: pd.Series, weights: pd.Series) -> float | None:
     """The median of `values` each counted `weights` times, the lower one of an even count
     (None: no weight)."""
-    order = values.astype(float).argsort()
-    v, w = values.astype(float).to_numpy()[order], weights.astype(float).to_numpy()[order]
+    v = values.to_numpy(float)
+    order = v.argsort()
+    v, w = v[order], weights.to_numpy(float)[order]
     if not w.sum():
         return None
     return float(v[np.searchsorted(np.cumsum(w), w.sum() / 2)])
