@@ -3,11 +3,12 @@
     gamepipe bench cluster        # stops whatever stack runs; leaves the single one up
 
 For each profile in turn (`single`, then `cluster`): the stack started alone, then
-- ingest: our API in a process of its own on a topic of its own (as `bench ingest`
-  runs it), `ab -c 64` on GET /purchase_a_sword and `ab -c 16` with 100 events per
+- ingest: our API in a process of its own on a topic of its own (as `bench ingest`'s
+  unconsumed-topic arm), `ab -c 64` on GET /purchase_a_sword and `ab -c 16` with 100 events per
   POST /v1/events: every 2xx after the profile's acks (one broker, or two of three);
 - freshness: steady traffic at `rate` events/s for `seconds`, received -> committed per
-  event p50/p99 (as `bench freshness` measures it), every accepted event counted back;
+  event p50/p99 and probes found by Trino and DuckDB (as `bench freshness` measures
+  them), every accepted event counted back;
 - memory: the peak RSS of every service (each node) and of the whole stack, sampled
   during the freshness run.
 Both profiles share this machine's two cores: the cluster's figures say what its extra
@@ -85,7 +86,7 @@ def measure(settings: Settings, name: str, rate: int, seconds: float, requests: 
     rss = PeakRss(settings)
     rss.start()
     try:
-        fresh = one_run(settings, rate, seconds, probe_every_s=15)
+        fresh = one_run(settings, rate, seconds)
     finally:
         rss.stop()
     result["freshness"] = {
@@ -94,7 +95,7 @@ def measure(settings: Settings, name: str, rate: int, seconds: float, requests: 
         "p50_s": max(fresh[t]["p50_s"] for t in ("sword_purchases", "events")),
         "p99_s": max(fresh[t]["p99_s"] for t in ("sword_purchases", "events")),
         "catch_up_s": fresh["catch_up_s"],
-        "probe_trino_s": fresh["probe_trino_s"],
+        **{k: fresh[k] for k in ("probe_trino_s", "probe_duckdb_s", "probe_trino_missed", "probe_duckdb_missed")},
     }
     result["memory"] = {
         "services": len(rss.pids),

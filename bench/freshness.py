@@ -1,13 +1,14 @@
 """Freshness: an event accepted by the API -> visible to Trino and to DuckDB.
 
 Steady traffic (`bench.traffic`) at `--rate` events/s for `--seconds`. Two measures:
+- probes, the headline: one event alone every second, from its 2xx to the end of the
+  first Trino query, and of the first DuckDB read, that returns it (`Probes`): what a
+  reader polling that engine waits, the query's own time included;
 - every event: its table commit's time minus its `received_at` (stamped by the API on
-  acceptance). A query sees an Iceberg commit as soon as it exists (both engines load
-  the table's current snapshot from the catalog per query), so this is when the event
-  became visible; the commit is found through the row's file (`$path`, `$entries`);
-- probes: one event every 15 s, polled for by a Trino query until found: what a
-  reader really waits, query time included.
-After the run, DuckDB must count every accepted event too (same commits, another reader).
+  acceptance): when the commit made it visible, before any reader asks; the commit is
+  found through the row's file (`$path`, `$entries`).
+After the run, DuckDB must count every accepted event too (same commits, another
+reader). Over the counted runs, what each stage of the stack spent (`bench.cost`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
 
 from bench.common import BenchFailed, save
+from bench.cost import CpuAccount
 from bench.traffic import Traffic
 from gamepipe import query
 from gamepipe.config import Settings
@@ -29,6 +34,7 @@ from gamepipe.query import Engine
 from gamepipe.stats import percentile, summary
 
 TABLES = ("sword_purchases", "events")
+ENGINES = ("trino", "duckdb")
 PROBE_GIVE_UP_S = 120.0
 WARM_UP_S = 5.0  # events in the first seconds are not counted: the JVM is still warming
 
@@ -52,24 +58,98 @@ where t.session_id = '{session_id}' and t.received_at >= from_unixtime({since})"
     )
 
 
-def trino_probes(settings: Settings, stop: threading.Event, every_s: float) -> list[float | None]:
-    """Every `every_s` until `stop`: send one event alone and poll Trino for it (every
-    0.5 s) until found. Seconds from sending to found, query time included. Sparse on
-    purpose: a poller that never rests would take the CPU the stream needs."""
-    url = f"http://{settings.api.host}:{settings.api.port}/v1/events"
-    seen: list[float | None] = []
-    while not stop.wait(every_s):
-        event_id = str(uuid.uuid4())
-        event = {"event_type": "purchase_sword", "event_id": event_id, "session_id": "probe", "price": 1}
-        sent = time.monotonic()
-        if httpx.post(url, json={"events": [event]}, timeout=30).status_code != 200:
-            continue
-        sql = f"select count(*) from sword_purchases where event_id = '{event_id}'"
-        while not int(query.run(settings, sql).scalar()) and time.monotonic() - sent < PROBE_GIVE_UP_S:
-            time.sleep(0.5)
-        waited = time.monotonic() - sent
-        seen.append(waited if waited < PROBE_GIVE_UP_S else None)  # None: never seen, not a figure
-    return seen
+@dataclass
+class Probes:
+    """Freshness as a reader sees it. Every `every_s` one event is sent alone; from its
+    2xx, each engine's poller runs a query every `poll_s` for the probes' rows, and a
+    probe is seen by an engine when the first query that returns it ends: the time a
+    user polling that engine waits, query time included. One query per poll finds all
+    pending probes at once, so many probes cost no more polling than one. DuckDB re-reads
+    the catalog's current snapshot before each poll, as a fresh reader would."""
+
+    settings: Settings
+    every_s: float = 1.0
+    poll_s: float = 0.5  # a Trino poll takes 0.15 s idle, 0.3-0.5 s under load; every 0.25 s took most of a core
+    session_id: str = field(default_factory=lambda: f"probe-{uuid.uuid4().hex[:12]}")
+    accepted: dict[str, float] = field(default_factory=dict)  # event id -> monotonic s at its 2xx
+    seen: dict[str, dict[str, float]] = field(default_factory=lambda: {e: {} for e in ENGINES})
+    polls: dict[str, list[float]] = field(default_factory=lambda: {e: [] for e in ENGINES})  # seconds per poll
+    refused: int = 0
+    failures: list[str] = field(default_factory=list)  # a poller's error: its figures would be wrong
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        sql = (
+            f"select event_id from sword_purchases where session_id = '{self.session_id}' "
+            f"and received_at >= timestamp '{since:%Y-%m-%d %H:%M:%S} UTC'"
+        )
+        targets: list[Callable[[], None]] = [self._send, *(partial(self._poll, e, sql) for e in ENGINES)]
+        self._threads = [threading.Thread(target=t, daemon=True) for t in targets]
+        for thread in self._threads:
+            thread.start()
+
+    def _send(self) -> None:
+        url = f"http://{self.settings.api.host}:{self.settings.api.port}/v1/events"
+        with httpx.Client(timeout=30) as client:
+            while not self._stop.wait(self.every_s):
+                event_id = str(uuid.uuid4())
+                event = {"event_type": "purchase_sword", "event_id": event_id, "session_id": self.session_id}
+                try:
+                    ok = client.post(url, json={"events": [{**event, "price": 1}]}).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                with self._lock:
+                    if ok:
+                        self.accepted[event_id] = time.monotonic()
+                    else:
+                        self.refused += 1
+
+    def _pending(self, engine: str) -> list[float]:
+        with self._lock:
+            return [at for event_id, at in self.accepted.items() if event_id not in self.seen[engine]]
+
+    def _poll(self, engine: str, sql: str) -> None:
+        try:
+            self._poll_until_done(engine, sql)
+        except Exception as error:  # noqa: BLE001 - said by stop(), in the benchmark's own thread
+            self.failures.append(f"{engine}: {error!r}")
+
+    def _poll_until_done(self, engine: str, sql: str) -> None:
+        reader = Engine(self.settings, engine)
+        while True:
+            pending = self._pending(engine)
+            if self._stop.is_set() and all(time.monotonic() - at > PROBE_GIVE_UP_S for at in pending):
+                return  # every probe found, or given up on
+            if not pending:  # nothing to look for: no query
+                time.sleep(self.poll_s)
+                continue
+            began = time.monotonic()
+            reader.refresh()
+            rows = reader.run(sql).rows
+            ended = time.monotonic()
+            with self._lock:
+                self.polls[engine].append(ended - began)
+                for (event_id,) in rows:
+                    if event_id in self.accepted:
+                        self.seen[engine].setdefault(event_id, ended - self.accepted[event_id])
+            time.sleep(self.poll_s)
+
+    def stop(self) -> None:
+        """Stop sending; wait until every probe is seen by both engines (or given up on)."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        if self.failures:
+            raise BenchFailed(f"freshness: a probe poller failed: {'; '.join(self.failures)}")
+
+    def waits(self, engine: str) -> list[float]:
+        return sorted(self.seen[engine].values())
+
+    def missed(self, engine: str) -> int:
+        return len(self.accepted) - len(self.seen[engine])
 
 
 def duckdb_counts(settings: Settings, session_id: str) -> dict[str, int]:
@@ -86,17 +166,16 @@ def landed_after(settings: Settings, session_id: str, expected: int) -> float:
     return time.monotonic() - started
 
 
-def one_run(settings: Settings, rate: int, seconds: float, probe_every_s: float) -> dict[str, Any]:
+def one_run(settings: Settings, rate: int, seconds: float, probe_every_s: float = 1.0) -> dict[str, Any]:
     session_id = f"fresh-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     traffic = Traffic(settings, session_id, rate, batch=100)
     started = time.time()
-    stop = threading.Event()
-    probes: list[float | None] = []
-    prober = threading.Thread(target=lambda: probes.extend(trino_probes(settings, stop, probe_every_s)), daemon=True)
-    prober.start()
-    traffic.run_for(seconds)
-    stop.set()
-    prober.join()
+    probes = Probes(settings, every_s=probe_every_s)
+    probes.start()
+    try:
+        traffic.run_for(seconds)
+    finally:
+        probes.stop()
     catch_up_s = landed_after(settings, session_id, traffic.accepted)
     run: dict[str, Any] = {
         "session_id": session_id,
@@ -106,8 +185,14 @@ def one_run(settings: Settings, rate: int, seconds: float, probe_every_s: float)
         "sender_behind_s": traffic.behind_s,
         "catch_up_s": catch_up_s,
         "duckdb_counts": duckdb_counts(settings, session_id),
-        "probe_trino_s": [x for x in probes if x is not None],
-        "probe_trino_missed": probes.count(None),
+        "probes": len(probes.accepted),
+        "probes_refused": probes.refused,
+        "probe_poll_s": probes.poll_s,
+        # Where a probe's wait goes: accepted -> committed (as for every event), the rest is the reader's.
+        "probe_committed_s": sorted(latencies(settings, "sword_purchases", probes.session_id, started)[0]),
+        **{f"probe_{e}_s": probes.waits(e) for e in ENGINES},
+        **{f"probe_{e}_missed": probes.missed(e) for e in ENGINES},
+        **{f"probe_{e}_poll_s": percentiles(probes.polls[e]) for e in ENGINES},
     }
     for table in TABLES:
         values, rewritten = latencies(settings, table, session_id, started + WARM_UP_S)
@@ -124,33 +209,44 @@ def one_run(settings: Settings, rate: int, seconds: float, probe_every_s: float)
     return run
 
 
-def run(
-    settings: Settings,
-    rate: int = 5000,
-    seconds: float = 60,
-    runs: int = 3,
-    probe_every_s: float = 15,
-    warm_up_s: float = 30,
-) -> None:
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    return {"p50_s": percentile(values, 50), "p99_s": percentile(values, 99)}
+
+
+def said(waits: list[float]) -> str:
+    """`n probes, p50 … s p99 … s` for a run's log line."""
+    p = percentiles(waits)
+    return f"{len(waits)} probes" + "".join(f", {k[:3]} {v:.2f} s" for k, v in p.items() if v is not None)
+
+
+def run(settings: Settings, rate: int = 5000, seconds: float = 60, runs: int = 3, warm_up_s: float = 30) -> None:
     # Steady state is the figure: the stream's JVM compiles its hot paths in the first
     # tens of seconds of load, so a first stretch at the same rate is not counted.
     warm = Traffic(settings, f"fresh-warm-up-{uuid.uuid4().hex[:6]}", rate, batch=100)
     warm.run_for(warm_up_s)
     landed_after(settings, warm.session_id, warm.accepted)
     results = []
-    for n in range(1, runs + 1):
-        r = one_run(settings, rate, seconds, probe_every_s)
-        results.append(r)
-        print(
-            f"freshness run {n}/{runs}: {r['rate_sent']:,.0f} events/s accepted; sword_purchases p50 "
-            f"{r['sword_purchases']['p50_s']:.2f} s p99 {r['sword_purchases']['p99_s']:.2f} s; events p50 "
-            f"{r['events']['p50_s']:.2f} s p99 {r['events']['p99_s']:.2f} s; Trino probes "
-            f"{', '.join(f'{x:.1f}' for x in r['probe_trino_s'])} s",
-            flush=True,
-        )
+    cpu = CpuAccount(settings)
+    cpu.start()
+    try:
+        for n in range(1, runs + 1):
+            r = one_run(settings, rate, seconds)
+            results.append(r)
+            print(
+                f"freshness run {n}/{runs}: {r['rate_sent']:,.0f} events/s accepted; committed after: "
+                f"sword_purchases p50 {r['sword_purchases']['p50_s']:.2f} s p99 {r['sword_purchases']['p99_s']:.2f} s, "
+                f"events p50 {r['events']['p50_s']:.2f} s p99 {r['events']['p99_s']:.2f} s; "
+                + "; ".join(f"{e} saw {said(r[f'probe_{e}_s'])}" for e in ENGINES),
+                flush=True,
+            )
+    finally:
+        cpu.stop()
 
     def worst(key: str) -> list[float]:
         return [max(r[t][key] for t in TABLES) for r in results]
+
+    def probes(engine: str) -> list[float]:
+        return [x for r in results for x in r[f"probe_{engine}_s"]]
 
     save(
         settings,
@@ -162,7 +258,9 @@ def run(
             "trigger_s": settings.stream.trigger_seconds,
             "p50_s": summary(worst("p50_s")),
             "p99_s": summary(worst("p99_s")),
-            "probe_trino_s": summary([x for r in results for x in r["probe_trino_s"]] or [float("nan")]),
+            # Over every probe of every run: the figure a reader sees.
+            **{f"probe_{e}": {"n": len(probes(e)), **percentiles(probes(e))} for e in ENGINES},
+            "cost": cpu.result(sum(r["accepted"] + r["probes"] for r in results)),
             "runs": results,
         },
     )

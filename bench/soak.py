@@ -6,7 +6,8 @@ topic's end offsets and the stream's processed offsets (its status file), so the
 offsets from its first batch on; samples before that have no lag and are left out.
 "Keeps up" means the lag at the end is no larger than in the first minute with offsets;
 the figures are the rate the API accepted, the rate the stream processed (from its
-offsets), and the lag's slope."""
+offsets), and the lag's slope; and what each stage spent (`bench.cost`), table care's
+rounds included."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import uuid
 from typing import Any
 
 from bench.common import BenchFailed, save
+from bench.cost import CpuAccount
 from bench.traffic import Traffic
 from gamepipe.config import Settings
 from gamepipe.stream.monitor import end_offsets, lag
@@ -46,6 +48,8 @@ def run(settings: Settings, rate: int = 20_000, seconds: float = 600, every_s: f
     traffic = Traffic(settings, f"soak-{uuid.uuid4().hex[:6]}", rate, batch=500, senders=8)
     began = time.monotonic()
     samples: list[dict[str, Any]] = []
+    cpu = CpuAccount(settings)
+    cpu.start()
     traffic.start()
     try:
         while (elapsed := time.monotonic() - began) < seconds:
@@ -69,6 +73,7 @@ def run(settings: Settings, rate: int = 20_000, seconds: float = 600, every_s: f
                 )
     finally:
         traffic.stop()
+        cpu.stop()
     total = samples[-1]["t"]
     # Lag and the processed rate from the stream's own offsets, from the first sample that has them.
     known = [x for x in samples if x["done"] is not None]
@@ -87,6 +92,7 @@ def run(settings: Settings, rate: int = 20_000, seconds: float = 600, every_s: f
         "lag_slope_per_s": slope([(x["t"], x["lag"]) for x in known]),
         "table_care_share": sum(x["table_care"] for x in samples) / len(samples),  # of the samples
         "kept_up": known[-1]["lag"] <= max(first_minute),
+        "cost": cpu.result(traffic.accepted),
         "samples": samples,
     }
     print(

@@ -141,6 +141,10 @@ class DuckDB:
         ]
         self._con.execute(f'create or replace view "{name}" as select {", ".join(columns)} from {source}')
 
+    def refresh(self) -> None:
+        """Forget the snapshots read so far: the next query reads each table's current one."""
+        self._loaded.clear()
+
     def run(self, sql: str) -> Result:
         import duckdb
 
@@ -182,6 +186,11 @@ class Engine:
 
     def run(self, sql: str) -> Result:
         return self._duck.run(sql) if self._duck else run(self.settings, sql)
+
+    def refresh(self) -> None:
+        """DuckDB: read the tables' current snapshots from the next query on (Trino always does)."""
+        if self._duck:
+            self._duck.refresh()
 
     def named(self, name: str, run_id: str | None = None, days: Mapping[str, date] | None = None) -> Result:
         return self.run(named(self.settings, name, run_id, days))
