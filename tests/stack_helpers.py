@@ -7,6 +7,10 @@ import signal
 import time
 from collections.abc import Callable
 
+import psutil
+
+from gamepipe.config import Settings
+from gamepipe.stack import manager
 from gamepipe.stack.base import Service
 
 
@@ -28,3 +32,17 @@ def kill_and_await_restart(service: Service, timeout_s: float = 120) -> float:
     wait_for(lambda: service.pid() not in (None, pid), timeout_s, f"supervisord to restart {service.name}", 0.2)
     wait_for(service.healthy, timeout_s, f"{service.name} healthy again", 0.5)
     return time.monotonic() - killed
+
+
+def stack_processes(settings: Settings) -> dict[int, str]:
+    """pid -> service, for every process in each service's process group."""
+    groups = {s.pid: s.name for s in manager.status(settings) if s.pid}
+    out = {}
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            group = os.getpgid(proc.pid)
+        except (ProcessLookupError, PermissionError):
+            continue
+        if group in groups:
+            out[proc.pid] = groups[group]
+    return out

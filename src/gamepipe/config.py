@@ -174,6 +174,9 @@ class StreamSettings(_Section):
     executor_memory: str = "768m"
     executor_cores: int = Field(default=1, ge=1)
     trigger_seconds: float = 1.0  # a batch starts at most this often (sooner: fresher, more commits)
+    # The job's CPU priority (`nice`), below the API's: when the cores are short, accepting
+    # events comes first and the stream works off Kafka after (docs/decisions.md).
+    nice: int = Field(default=5, ge=0, le=19)
     # At most this many Kafka records per micro-batch (None: all there are). A backlog is
     # worked off in batches of this size that stay in memory, not in one batch that spills.
     max_rows_per_batch: int | None = Field(default=100_000, gt=0)

@@ -4,27 +4,12 @@ listening socket of every process of the stack is on the loopback address."""
 from __future__ import annotations
 
 import ipaddress
-import os
 
 import psutil
 import pytest
 
 from gamepipe.config import Settings
-from gamepipe.stack import manager
-
-
-def stack_processes(settings: Settings) -> dict[int, str]:
-    """pid -> service, for every process in each service's process group."""
-    groups = {s.pid: s.name for s in manager.status(settings) if s.pid}
-    out = {}
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            group = os.getpgid(proc.pid)
-        except (ProcessLookupError, PermissionError):
-            continue
-        if group in groups:
-            out[proc.pid] = groups[group]
-    return out
+from tests.stack_helpers import stack_processes
 
 
 def is_loopback(ip: str) -> bool:

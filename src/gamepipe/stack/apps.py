@@ -88,7 +88,8 @@ class Stream(Service):
         self.status_path.unlink(missing_ok=True)
 
     def launch(self) -> Launch:
-        argv = [sys.executable, "-m", "gamepipe.stream", "--var", str(self.settings.var)]
+        niced = ["nice", "-n", str(self.settings.stream.nice)] if self.settings.stream.nice else []
+        argv = [*niced, sys.executable, "-m", "gamepipe.stream", "--var", str(self.settings.var)]
         env = app_env(self.settings, self.name)
         env["SPARK_LOCAL_IP"] = self.settings.stream.driver_host
         # glibc gives each allocating thread a 64 MB arena of its own, up to 8 per core: 23
