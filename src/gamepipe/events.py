@@ -204,7 +204,8 @@ class Contract:
         self, event_type: str, version: int, request_fields_checked: bool
     ) -> list[tuple[str, str, Mapping[str, Any]]]:
         props = {**self.envelope["properties"], **self.schemas[event_type][version].fields}
-        skip = set(REQUEST_FIELDS) if request_fields_checked else set()
+        # `validate` pinned the type and version to known ones before any rule runs.
+        skip = {"event_type", "schema_version"} | (set(REQUEST_FIELDS) if request_fields_checked else set())
         rules = []
         for name, prop in props.items():
             kind = logical_type(name, prop)

@@ -22,6 +22,7 @@ rule it breaks and why (`Problem`); `events.Contract.validate` names the field.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -85,7 +86,7 @@ def check(
     if logical == "timestamp":
         return _timestamp(name, prop, value, received_at)
     if logical.startswith("decimal("):
-        precision, scale = (int(x) for x in logical[len("decimal(") : -1].split(","))
+        precision, scale = decimal_shape(logical)
         problem = _decimal(name, value, precision, scale)
         return (float(value) if isinstance(value, Decimal) else value), problem
     if logical == "double" and isinstance(value, float) and not math.isfinite(value):
@@ -114,18 +115,36 @@ def _timestamp(name: str, prop: Mapping[str, Any], value: Any, received_at: str 
     return format_timestamp(parsed), None
 
 
+@functools.cache
+def decimal_shape(logical: str) -> tuple[int, int]:
+    """`decimal(12,2)` -> (12, 2)."""
+    precision, scale = (int(x) for x in logical[len("decimal(") : -1].split(","))
+    return precision, scale
+
+
 def _decimal(name: str, value: Any, precision: int, scale: int) -> Problem | None:
     if isinstance(value, float) and not math.isfinite(value):
         return ("finite", f"{name} must be a finite number, got {value!r}")
-    # repr: the shortest text that reads back as this float, the digits the client sent.
-    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    exponent = exact.normalize().as_tuple().exponent  # 12.500 is 12.5: one decimal
-    assert isinstance(exponent, int)  # finite
-    if -exponent > scale:
+    decimals, integer_digits = _digits(value)
+    if decimals > scale:
         return ("multipleOf", f"{name} {value!r} has more than {scale} decimals; the column holds cents")
-    if abs(exact) >= Decimal(10) ** (precision - scale):
+    if integer_digits > precision - scale:
         return ("maximum", f"{name} {value!r} has more than {precision - scale} integer digits")
     return None
+
+
+def _digits(value: int | float | Decimal) -> tuple[int, int]:
+    """(decimals, integer digits) of a finite number as the client wrote it: a float by
+    its repr, the shortest text that reads back as it (12.500 is 12.5: one decimal)."""
+    if isinstance(value, float):
+        text = repr(value)
+        if "e" not in text:  # plain digits, the common case: counted, a third of the Decimal way
+            whole, _, fraction = text.lstrip("-").partition(".")
+            return len(fraction.rstrip("0")), len(whole.lstrip("0"))
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    _, digits, exponent = exact.normalize().as_tuple()
+    assert isinstance(exponent, int)  # finite
+    return max(-exponent, 0), max(len(digits) + exponent, 0) if exact else 0
 
 
 DECIMAL_TEXT = re.compile(r"-?\d{1,30}(?:\.\d{1,30})?")

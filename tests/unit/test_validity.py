@@ -8,11 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gamepipe.api.envelope import build_event, request_envelope
 from gamepipe.config import load_settings
 from gamepipe.events import Contract, load_contract
-from gamepipe.validity import format_timestamp, parse_timestamp
+from gamepipe.validity import check, format_timestamp, parse_timestamp
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
@@ -97,6 +99,34 @@ def test_prices_the_column_cannot_hold_are_refused(contract: Contract, price: fl
 @pytest.mark.parametrize("price", [0, 0.01, 12.5, 999_999.99, -0.0, 1_000_000])
 def test_prices_in_cents_are_accepted(contract: Contract, price: float) -> None:
     assert contract.validate(event(price=price)) is None
+
+
+NUMBERS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    # around the column's bounds: ten integer digits, two decimals
+    st.floats(min_value=1e9, max_value=1e11).map(lambda x: round(x, 2)),
+    st.floats(min_value=-1.0, max_value=1.0).map(lambda x: round(x, 3)),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.integers(min_value=10**10 - 10, max_value=10**10 + 10),
+    st.decimals(min_value=-(10**14), max_value=10**14, allow_nan=False, allow_infinity=False, places=4),
+)
+
+
+@given(NUMBERS)
+def test_a_decimal_column_takes_a_number_as_its_exact_decimal_value_says(value: float | int | Decimal) -> None:
+    """The digits are counted on the number's text, not by `Decimal`'s arithmetic: both
+    must agree, a float read as the shortest text that reads back as it."""
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    exponent = exact.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    if -exponent > 2:
+        expected = "multipleOf"
+    elif abs(exact) >= 10**10:
+        expected = "maximum"
+    else:
+        expected = None
+    _, problem = check("price", "decimal(12,2)", {}, value, None)
+    assert (problem[0] if problem else None) == expected
 
 
 @pytest.mark.parametrize(

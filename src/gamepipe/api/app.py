@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, new_producer: Callable[[], Prod
         a = settings.api
 
         def librdkafka() -> Producing:
-            return EventProducer(settings.kafka.bootstrap, a.produce_timeout_s, a.max_in_flight_events)
+            return EventProducer(settings.kafka.bootstrap, a.produce_timeout_s, a.max_in_flight_events, a.linger_ms)
 
         ingest = Ingest(settings, contract, new_producer or librdkafka)
         app.state.ingest = ingest

@@ -45,6 +45,9 @@ SYNTHETIC_HEADER = "x-gamepipe-synthetic"
 INGEST_KEY_HEADER = "x-ingest-key"
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY = 255
+# A client event's values are flat: never one of these.
+NESTED_TYPES = (dict, list)
+SERVER_FIELDS = frozenset(REQUEST_FIELDS)  # envelope fields only the server sets
 # Event ids derived from an Idempotency-Key: uuid5 in a namespace of our own.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c0e-3a4b-5c7d-9e2f-47616d657069")
 
@@ -142,12 +145,8 @@ class Ingest:
     def envelope_for(self, event_type: str, fields: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, Any]:
         """The event to produce; `fields` passed `client_field_problem` first."""
         version = fields.get("schema_version")
-        return build_event(
-            event_type,
-            self.contract.latest_version(event_type) if version is None else int(version),
-            {k: v for k, v in fields.items() if k not in ("event_type", "schema_version")},
-            common,
-        )
+        latest = self.contract.latest_version(event_type) if version is None else int(version)
+        return build_event(event_type, latest, fields, common)  # it sets the type and version itself
 
     # -- the producer -------------------------------------------------------------------
     async def not_ready(self) -> str | None:
@@ -333,7 +332,7 @@ class Ingest:
         if not isinstance(raw, dict):
             return self.reject("(unknown)", Violation("(event)", "type", "each event must be a JSON object"))
         event_type = raw.get("event_type")
-        nested = next((k for k, v in raw.items() if isinstance(v, dict | list)), None)
+        nested = next((k for k, v in raw.items() if isinstance(v, NESTED_TYPES)), None)
         if nested is not None:  # before anything walks the value: it may nest a thousand levels
             return self.reject(
                 str(event_type),
@@ -353,8 +352,8 @@ class Ingest:
             return self.reject(
                 str(event_type), Violation("event_type", "enum", f"unknown event_type {event_type!r}; known: {known}")
             )
-        server_only = sorted(name for name in REQUEST_FIELDS if name in raw)
-        if server_only:
+        if not SERVER_FIELDS.isdisjoint(raw):
+            server_only = sorted(SERVER_FIELDS.intersection(raw))
             return self.reject(
                 event_type, Violation(server_only[0], "readOnly", f"{server_only[0]} is set by the server, not sent")
             )

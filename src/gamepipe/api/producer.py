@@ -6,7 +6,7 @@ within `produce_timeout_s`. Typed settings become librdkafka's dotted keys here 
 A fatal error of librdkafka (the idempotent producer can no longer keep its promise)
 is recorded in `fatal`: from then on every record fails at once, and the worker builds
 a new producer (api/ingest.py). Reads settings: kafka.bootstrap, api.produce_timeout_s,
-api.max_in_flight_events.
+api.max_in_flight_events, api.linger_ms.
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ class ProduceFailed(Exception):
     """The broker did not acknowledge in time. Transient: the client may retry."""
 
 
-def producer_config(bootstrap: str, timeout_s: float, max_in_flight: int) -> dict[str, Any]:
+def producer_config(bootstrap: str, timeout_s: float, max_in_flight: int, linger_ms: float = 2) -> dict[str, Any]:
     timeout_ms = max(int(timeout_s * 1000), 1000)
     return {
         "bootstrap.servers": bootstrap,
         "acks": "all",
         "enable.idempotence": True,
-        # Small batches: latency matters more than the last percent of throughput.
-        "linger.ms": 2,
+        "linger.ms": linger_ms,
         "compression.type": "lz4",
         # The bound after which a request answers 503 rather than hang.
         "message.timeout.ms": timeout_ms,
@@ -61,8 +60,8 @@ class Producing(Protocol):
 class EventProducer:
     """One librdkafka producer per process, polled by a daemon thread."""
 
-    def __init__(self, bootstrap: str, timeout_s: float, max_in_flight: int = 20_000) -> None:
-        config = producer_config(bootstrap, timeout_s, max_in_flight)
+    def __init__(self, bootstrap: str, timeout_s: float, max_in_flight: int = 20_000, linger_ms: float = 2) -> None:
+        config = producer_config(bootstrap, timeout_s, max_in_flight, linger_ms)
         self._producer = Producer({**config, "error_cb": self._on_error})
         self._timeout_s = timeout_s
         self.fatal: str | None = None  # librdkafka's fatal error, once it had one
