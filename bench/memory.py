@@ -74,15 +74,15 @@ def run(settings: Settings, seconds: float = 60, rate: int = 5000) -> None:
     rss.start()
     traffic = Traffic(settings, f"memory-{uuid.uuid4().hex[:6]}", rate)
     traffic.start()
-    try:
-        engine = Engine(settings, "trino")
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:  # the report's queries too: Trino's memory under use
-            for q in ("headline", "top_spenders", "guild_members_vs_others"):
-                engine.named(q)
-    finally:  # a failed query stops the traffic too: the next benchmark must not run beside it
-        traffic.stop()
-    try:
+    try:  # a failure stops the traffic and the sampler too: the next benchmark must not run beside them
+        try:
+            engine = Engine(settings, "trino")
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:  # the report's queries too: Trino's memory under use
+                for q in ("headline", "top_spenders", "guild_members_vs_others"):
+                    engine.named(q)
+        finally:
+            traffic.stop()
         session = f"session_id = '{traffic.session_id}'"
         wait_landed(settings, dict.fromkeys(("sword_purchases", "events"), traffic.accepted), session, timeout_s=600)
     finally:

@@ -1,4 +1,4 @@
-"""The stream's CPU priority, A/B in one run: `python -m bench.nice_ab` (about 15 minutes).
+"""The stream's CPU priority, A/B in one run: `python -m bench.nice_ab` (six rounds of 2-3 minutes).
 
 Needs the stack (`gamepipe up`). Alternates the stream's nice between 0 and the configured
 `stream.nice` on the running job (every thread of its driver and Spark's JVM reniced in place;
@@ -12,6 +12,7 @@ gave are in docs/decisions.md (not in docs/benchmarks.md: a decision, not a stan
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -22,23 +23,22 @@ from bench.ingest import BATCH_EVENTS, batch_file, care_running
 from gamepipe.config import Settings, load_settings
 from gamepipe.landing import wait_caught_up
 from gamepipe.load import run_ab
-from gamepipe.stack.manager import services
+from gamepipe.stack.manager import service
 from gamepipe.stats import percentile
+from gamepipe.stream.maintain import CARE_NICE
 
 ROUNDS = 3
-MAINTAIN_NICE = 19
 
 
 def renice_stream(settings: Settings, nice: int) -> None:
     """Every thread of the stream's tree to `nice`, table care (already at 19) left alone."""
-    stream = next(s for s in services(settings) if s.name == "stream")
-    pid = stream.pid()
+    pid = service(settings, "stream").pid()
     if pid is None:
         raise SystemExit("the stream is not running: start the stack with `gamepipe up`")
     root = psutil.Process(pid)
     for proc in [root, *root.children(recursive=True)]:
         try:
-            if proc.nice() == MAINTAIN_NICE:
+            if proc.nice() == CARE_NICE:
                 continue
             for thread in proc.threads():
                 os.setpriority(os.PRIO_PROCESS, thread.id, nice)
@@ -46,10 +46,9 @@ def renice_stream(settings: Settings, nice: int) -> None:
             continue
 
 
-def one_round(settings: Settings, nice: int) -> dict[str, Any]:
+def one_round(settings: Settings, nice: int, body: Path) -> dict[str, Any]:
     renice_stream(settings, nice)
     api = f"http://{settings.api.host}:{settings.api.port}"
-    body = batch_file(out_dir(settings) / "batch-nice-ab.json", "nice-ab")
     wait_caught_up(settings)
     care = care_running(settings)
     single = run_ab(f"{api}/purchase_a_sword?session_id=nice-ab", 30_000, 64)
@@ -78,10 +77,11 @@ def main() -> None:
     configured = settings.stream.nice
     if configured == 0:
         raise SystemExit("stream.nice is 0: nothing to set against nice 0")
+    body = batch_file(out_dir(settings) / "batch-nice-ab.json", "nice-ab")
     rounds = []
     try:
         for nice in [0, configured] * ROUNDS:
-            rounds.append(one_round(settings, nice))
+            rounds.append(one_round(settings, nice, body))
             print(rounds[-1], flush=True)
     finally:
         renice_stream(settings, configured)

@@ -134,17 +134,14 @@ def _decimal(name: str, value: Any, precision: int, scale: int) -> Problem | Non
 
 
 def _digits(value: int | float | Decimal) -> tuple[int, int]:
-    """(decimals, integer digits) of a finite number as the client wrote it: a float by
-    its repr, the shortest text that reads back as it (12.500 is 12.5: one decimal)."""
-    if isinstance(value, float):
-        text = repr(value)
-        if "e" not in text:  # plain digits, the common case: counted, a third of the Decimal way
-            whole, _, fraction = text.lstrip("-").partition(".")
-            return len(fraction.rstrip("0")), len(whole.lstrip("0"))
-    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    _, digits, exponent = exact.normalize().as_tuple()
-    assert isinstance(exponent, int)  # finite
-    return max(-exponent, 0), max(len(digits) + exponent, 0) if exact else 0
+    """(decimals, integer digits) of a finite number as the client wrote it, counted on its
+    text: a float's repr, the shortest text that reads back as it (12.500 is 12.5: one
+    decimal). Plain digits, the common case, cost a third of `Decimal`'s arithmetic."""
+    text = repr(value) if isinstance(value, float) else ""
+    if not text or "e" in text:  # 1e-07, an int or a Decimal: written out in plain digits
+        text = format(Decimal(text or value), "f")
+    whole, _, fraction = text.lstrip("-").partition(".")
+    return len(fraction.rstrip("0")), len(whole.lstrip("0"))
 
 
 DECIMAL_TEXT = re.compile(r"-?\d{1,30}(?:\.\d{1,30})?")

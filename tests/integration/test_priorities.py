@@ -7,6 +7,7 @@ import psutil
 import pytest
 
 from gamepipe.config import Settings
+from gamepipe.stream.maintain import CARE_NICE
 from tests.stack_helpers import stack_processes
 
 pytestmark = pytest.mark.stack
@@ -31,5 +32,5 @@ def test_the_stream_yields_the_cpu_to_the_api(stack: Settings) -> None:
     nice = niceness(stack)
     assert stack.stream.nice > 0
     assert nice["api"] == {0} and nice["kafka"] == {0}
-    # Table care, the stream's child, runs at 19 when a round is on.
-    assert stack.stream.nice in nice["stream"] and nice["stream"] <= {stack.stream.nice, 19}
+    # Table care, the stream's child, runs at CARE_NICE (19) when a round is on.
+    assert stack.stream.nice in nice["stream"] and nice["stream"] <= {stack.stream.nice, CARE_NICE}

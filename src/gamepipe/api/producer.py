@@ -23,7 +23,7 @@ class ProduceFailed(Exception):
     """The broker did not acknowledge in time. Transient: the client may retry."""
 
 
-def producer_config(bootstrap: str, timeout_s: float, max_in_flight: int, linger_ms: float = 2) -> dict[str, Any]:
+def producer_config(bootstrap: str, timeout_s: float, max_in_flight: int, linger_ms: float) -> dict[str, Any]:
     timeout_ms = max(int(timeout_s * 1000), 1000)
     return {
         "bootstrap.servers": bootstrap,

@@ -47,7 +47,8 @@ CARE_MASTER = "local[1]"
 CARE_JAVA_OPTIONS = "-XX:+UseSerialGC"
 # The scheduled round: `gamepipe maintain` at nice 19, in a process of its own, so the OS
 # gives the stream's threads the CPU first (docs/decisions.md).
-CARE_COMMAND = ["nice", "-n", "19", sys.executable, "-m", "gamepipe", "maintain", "--json"]
+CARE_NICE = 19
+CARE_COMMAND = ["nice", "-n", str(CARE_NICE), sys.executable, "-m", "gamepipe", "maintain", "--json"]
 
 
 def expiry_bound(spark: SparkSession, name: str, keep_since: datetime) -> datetime:
