@@ -3,10 +3,11 @@
 -- events: the WAU is a running sum of +1 on a day of play and -1 when that day leaves the
 -- week (7 days on, or the player's next day of play if sooner), so no range join and no
 -- second read of the activity (Trino plans a CTE once per reference).
+-- From the rollup player_sessions (gamepipe/rollup.py), grouped again: its rows of one key may be partial.
 with activity as (
-  select player_id, cast(client_ts as date) as day, sum(price) as revenue
-  from events
-  where {run_filter} and client_ts is not null
+  select player_id, day, sum(revenue) as revenue
+  from player_sessions
+  where {run_filter} and day is not null
   group by 1, 2
 ),
 marked as (

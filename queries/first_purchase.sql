@@ -2,12 +2,13 @@
 -- first purchase (players who never bought are not counted).
 with per_player as (
   select
-    date_diff('millisecond', min(client_ts), min(case when price is not null then client_ts end)) as after_ms
-  from events
-  where {run_filter} and client_ts is not null
+    date_diff('millisecond', min(first_at), min(first_purchase_at)) as after_ms
+  from player_sessions
+  where {run_filter} and day is not null
   group by player_id
 )
 -- Whole minutes by integer steps, as in session_lengths.sql.
+-- From the rollup player_sessions (gamepipe/rollup.py), grouped again: its rows of one key may be partial.
 select cast((after_ms - after_ms % 60000) / 60000 as bigint) as minutes, count(*) as players
 from per_player
 where after_ms is not null

@@ -1,12 +1,13 @@
 -- The funnel, each step at or after the one before in client time: a first visit, then
 -- a first purchase, then a guild join (players who reached each step).
+-- From the rollup player_sessions (gamepipe/rollup.py), grouped again: its rows of one key may be partial.
 with per_player as (
   select
     player_id,
-    min(case when event_type = 'default' then client_ts end) as first_visit,
-    min(case when price is not null then client_ts end) as first_purchase,
-    max(case when event_type = 'join_guild' then client_ts end) as last_join
-  from events
+    min(first_visit_at) as first_visit,
+    min(first_purchase_at) as first_purchase,
+    max(last_join_at) as last_join
+  from player_sessions
   where {run_filter}
   group by player_id
 )

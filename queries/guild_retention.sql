@@ -2,13 +2,14 @@
 -- joined a guild by the end of the day after it (a first session past midnight joins
 -- then) and whether they played 7 days after it. The report keeps the first days whose
 -- seventh day is in the data and compares the two groups (gamepipe/effects.py).
+-- From the rollup player_sessions (gamepipe/rollup.py), grouped again: its rows of one key may be partial.
 with activity as (
   select
     player_id,
-    cast(client_ts as date) as day,
-    count(case when event_type = 'join_guild' then 1 end) as joins
-  from events
-  where {run_filter} and client_ts is not null
+    day,
+    sum(join_count) as joins
+  from player_sessions
+  where {run_filter} and day is not null
   group by 1, 2
 ),
 marked as (

@@ -1,14 +1,15 @@
 -- The report's headline numbers for the selected run (or all data).
 -- Grouped by player first: one pass, cheaper than two count(distinct) on millions of rows.
+-- From the rollup player_sessions (gamepipe/rollup.py), grouped again: its rows of one key may be partial.
 with per_player as (
   select
     player_id,
-    count(*) as events,
-    count(price) as purchases,
-    sum(price) as revenue,
-    count(case when event_type = 'purchase_sword' then 1 end) as sword_purchases,
-    count(case when event_type = 'join_guild' then 1 end) as guild_joins
-  from events
+    sum(event_count) as events,
+    sum(purchase_count) as purchases,
+    sum(revenue) as revenue,
+    sum(sword_count) as sword_purchases,
+    sum(join_count) as guild_joins
+  from player_sessions
   where {run_filter}
   group by player_id
 )

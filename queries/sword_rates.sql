@@ -2,10 +2,11 @@
 -- finds in revenue_by_day) and from it on, per player; players with the same four numbers
 -- counted together, so the report's bootstrap over players reads a few rows, not one per
 -- player and day.
+-- From the rollup player_sessions (gamepipe/rollup.py), grouped again: its rows of one key may be partial.
 with per_day as (
-  select player_id, cast(client_ts as date) as day, count(case when event_type = 'purchase_sword' then 1 end) as swords
-  from events
-  where {run_filter} and client_ts is not null
+  select player_id, day, sum(sword_count) as swords
+  from player_sessions
+  where {run_filter} and day is not null
   group by 1, 2
 ),
 per_player as (

@@ -185,6 +185,9 @@ class StreamSettings(_Section):
     max_rows_per_batch: int | None = Field(default=100_000, gt=0)
     # Every valid event also lands here (None: no such table).
     all_events_table: str | None = "events"
+    # Every valid event counted per player, session and day (gamepipe/rollup.py), which the
+    # report's queries read (None: no such table, and those queries fail).
+    rollup_table: str | None = "player_sessions"
     # Kafka records that are not valid events, with the reason (None: dropped, counted).
     rejected_table: str | None = "rejected_events"
     # Compact, expire snapshots, remove orphans this many minutes after the last round

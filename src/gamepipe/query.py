@@ -118,8 +118,10 @@ class DuckDB:
         self._tables = set(settings.stream.tables)
 
     def _load(self, sql: str) -> None:
+        """Make a view of each table the SQL reads (named after `from` or `join`), not yet made:
+        a column or alias named like a table (headline's `events`) plans no files."""
         for name in self._tables - self._loaded:
-            if re.search(rf"\b{re.escape(name)}\b", sql):
+            if re.search(rf'\b(from|join)\s+([\w"]+\.)*"?{re.escape(name)}\b', sql, re.IGNORECASE):
                 self._view(name)
                 self._loaded.add(name)
 

@@ -1,8 +1,9 @@
 """The tables the stream writes: one list, from which everything else derives.
 
 In: `stream.routes` (event type -> table), `stream.all_events_table`,
-`stream.rejected_table`. Out: `Table`s, in that order: each one's name, role, the event
-type a routed table holds, its partition column and (given the contract) its columns.
+`stream.rollup_table`, `stream.rejected_table`. Out: `Table`s, in that order: each one's
+name, role, the event type a routed table holds, its partition column and (given the
+contract) its columns.
 The stream's DDL, routing and row counts, table care, `status`, `verify`, the demo and
 the query engines all read this list; none enumerates the tables itself. Pure: no I/O.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from gamepipe import rollup
 from gamepipe.events import REJECTED_COLUMNS, Contract
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 class Role(StrEnum):
     ROUTED = "routed"  # the valid events of one type
     ALL_EVENTS = "all events"  # every valid event
+    ROLLUP = "rollup"  # every valid event, counted per player, session and day (gamepipe/rollup.py)
     REJECTED = "rejected"  # the Kafka records that are not valid events (dead letters)
 
 
@@ -34,13 +37,13 @@ class Table:
     @property
     def day_column(self) -> str:
         """The column the table is partitioned on, by day."""
-        return "timestamp" if self.role is Role.REJECTED else "received_at"
+        return {Role.REJECTED: "timestamp", Role.ROLLUP: "received_day"}.get(self.role, "received_at")
 
     def holds(self, kind: str | None) -> bool:
         """Whether a row of event type `kind` lands here (None: a rejected record)."""
         if self.role is Role.ROUTED:
             return kind == self.event_type
-        if self.role is Role.ALL_EVENTS:
+        if self.role in (Role.ALL_EVENTS, Role.ROLLUP):
             return kind is not None
         return kind is None
 
@@ -48,14 +51,18 @@ class Table:
         """(name, logical type) of every column, from the contract."""
         if self.role is Role.REJECTED:
             return list(REJECTED_COLUMNS)
+        if self.role is Role.ROLLUP:
+            return rollup.table_columns()
         return contract.table_columns(self.event_type)
 
 
 def stream_tables(stream: StreamSettings) -> tuple[Table, ...]:
-    """Routed tables (in `routes` order), then all events, then dead letters, each if set."""
+    """Routed tables (in `routes` order), then all events, the rollup, dead letters, each if set."""
     out = [Table(name, Role.ROUTED, event_type) for event_type, name in stream.routes.items()]
     if stream.all_events_table:
         out.append(Table(stream.all_events_table, Role.ALL_EVENTS))
+    if stream.rollup_table:
+        out.append(Table(stream.rollup_table, Role.ROLLUP))
     if stream.rejected_table:
         out.append(Table(stream.rejected_table, Role.REJECTED))
     return tuple(out)

@@ -7,8 +7,9 @@ answered exactly as planned (200 for valid traffic, 400 / 413 for the injected f
 after retries of 503s); every accepted event landed exactly once in the all-events table
 (duplicates sent collapsed), per event type, revenue to the cent, events per day of
 `client_ts` (game time, and the late client times of the faults, kept); each routed
-table's rows, each event id once, per sword type and guild; none of the run's events
-among the dead letters. Tables that configuration turns off are not
+table's rows, each event id once, per sword type and guild; the rollup's events, revenue
+and events per client day, as the all-events table's; none of the run's events among
+the dead letters. Tables that configuration turns off are not
 checked. Reads settings: trino.*, stream.*.
 """
 
@@ -77,6 +78,14 @@ def checks(settings: Settings, manifest: Manifest) -> list[Check]:
             if table.event_type == "join_guild":
                 guilds = _grouped(settings, f"select guild_name, count(*) from {name} where {where} group by 1")
                 out.append(Check(f"{name}: by guild_name", truth.guild_joins, guilds))
+        elif table.role is Role.ROLLUP:  # the events it counts: each once, per day, to the cent
+            counted = query.run(settings, f"select sum(event_count), sum(revenue) from {name} where {where}").rows[0]
+            out.append(Check(f"{name}: events counted", truth.events, int(counted[0] or 0)))
+            out.append(Check(f"{name}: revenue", truth.revenue, Decimal(counted[1] or 0)))
+            if truth.client_days:
+                days = _grouped(settings, f"select day, sum(event_count) from {name} where {where} "
+                                "and day is not null group by 1")  # fmt: skip
+                out.append(Check(f"{name}: events per client_ts day", truth.client_days, days))
         else:
             dead = query.count(settings, name, f"raw_event like '%{manifest.run_id}-%'")
             out.append(Check(f"{name}: the run's events", 0, dead))

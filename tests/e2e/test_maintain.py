@@ -1,4 +1,5 @@
-"""Table care: `gamepipe maintain` compacts a table's small files; rows stay the same. The
+"""Table care: `gamepipe maintain` compacts a table's small files; rows stay the same; the
+rollup's partial rows of a day that is over become one per key. The
 stream's scheduled round (`care_round`: that command in a child process) reports what it did."""
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -63,6 +66,39 @@ def test_the_streams_scheduled_round_runs_maintain_in_a_child_and_reports_it(sta
     assert report["join_guilds"].files_rewritten >= 5
     assert files(stack, "join_guilds") < files_before
     assert query.count(stack, f"join_guilds where session_id = '{session}'") == 40
+
+
+def test_maintain_merges_the_rollups_rows_of_a_day_that_is_over(stack: Settings) -> None:
+    # Three partial rows of one key on a received day long over, each its own commit, as
+    # three micro-batches leave them; the stream's own rows are today's, not merged yet.
+    session, day = f"merge-{uuid.uuid4().hex[:8]}", "2026-01-05"
+    columns = (
+        "received_day, player_id, session_id, day, event_count, purchase_count, revenue, sword_count, first_at, last_at"
+    )
+    partials = [(1, 0, "null", 0, "10:00:00", "10:05:00"), (2, 1, "4.99", 1, "10:01:00", "10:20:00"),
+                (3, 2, "1.50", 0, "09:59:00", "10:02:00")]  # fmt: skip
+    for events, paid, revenue, swords, first, last in partials:
+        values = (f"date '{day}', 'p-{session}', '{session}', date '{day}', {events}, {paid}, {revenue}, {swords}, "
+                  f"timestamp '{day} {first} UTC', timestamp '{day} {last} UTC'")  # fmt: skip
+        query.run(stack, f"insert into player_sessions ({columns}) values ({values})")
+    today = query.run(stack, "select count(*) from player_sessions where received_day = current_date").scalar()
+
+    cli = Path(sys.executable).parent / "gamepipe"
+    result = subprocess.run(
+        [str(cli), "maintain", "--table", "player_sessions", "--json"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert '"rollup_days_merged":' in result.stdout and '"rollup_days_merged":0' not in result.stdout
+    rows = query.run(
+        stack,
+        "select event_count, purchase_count, revenue, sword_count, join_count, to_unixtime(first_at), "
+        f"to_unixtime(last_at) from player_sessions where session_id = '{session}'",
+    ).rows
+    base = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
+    assert rows == [(6, 3, Decimal("6.49"), 1, None, base + 9 * 3600 + 59 * 60, base + 10 * 3600 + 20 * 60)]
+    after = query.run(stack, "select count(*) from player_sessions where received_day = current_date").scalar()
+    assert after >= today, "today's rows are the stream's to add to, not merged"
 
 
 def test_expiry_never_takes_the_streams_newest_snapshot_or_the_one_before_it(stack: Settings) -> None:

@@ -15,13 +15,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from gamepipe import effects, kpis
+from gamepipe import effects, kpis, rollup
 from gamepipe.config import load_settings
 from gamepipe.query import named
 from gamepipe.report import weighted_median
 from gamepipe.simulate import NO_EFFECT, PLANTED, Plan, plan
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
+BATCHES = 3  # the rollup's events split over this many micro-batches, so its rows of a key are partial
 
 
 def events_table(events: list[dict[str, Any]]) -> pa.Table:
@@ -35,6 +36,7 @@ def events_table(events: list[dict[str, Any]]) -> pa.Table:
         {
             **{name: text(name) for name in ("event_type", "player_id", "session_id")},
             "client_ts": pa.array([kpis.at(e) for e in events], pa.timestamp("us", tz="UTC")),
+            "received_at": pa.array([kpis.at(e) for e in events], pa.timestamp("us", tz="UTC")),
             "price": pa.array(prices, pa.decimal128(12, 2)),
             **{name: text(name) for name in ("sword_type", "potion_type", "shield_type")},
         }
@@ -48,6 +50,11 @@ class Duck:
         self.con = duckdb.connect()
         self.con.execute("set TimeZone = 'UTC'")
         self.con.register("events", events_table(the_plan.events))
+        # The rollup as the stream writes it: one row per key of each of several batches.
+        batch = "(select * from events where hash(session_id, client_ts) % {n} = {i})"
+        batches = [batch.format(n=BATCHES, i=i) for i in range(BATCHES)]
+        parts = " union all ".join(rollup.grouping_sql(b) for b in batches)
+        self.con.execute(f"create view player_sessions as {parts}")
         self.run_id = the_plan.run_id
 
     def rows(self, name: str, **days: date) -> list[tuple[Any, ...]]:
@@ -90,6 +97,21 @@ def test_the_queries_return_the_ground_truth(demo_plan: Plan) -> None:
     change = (START + timedelta(days=7)).date()
     assert duck.rows("sword_rates", change_day=change) == kpis.sword_rates(demo_plan.events, change)
     assert duck.rows("players") == kpis.players(demo_plan.events)
+
+
+def test_the_rollup_merged_is_one_pass_over_the_events(demo_plan: Plan) -> None:
+    """Partial rollup rows of a key, merged as table care merges them, are the row one pass
+    over the key's events gives; the queries over the rollup read the same totals as over
+    the events."""
+    duck = Duck(demo_plan)
+    one_pass = duck.con.execute(rollup.grouping_sql("events")).fetchall()
+    merged = duck.con.execute(rollup.merging_sql("player_sessions")).fetchall()
+    assert set(merged) == set(one_pass) and len(merged) == len(one_pass)
+    [(partial_rows,)] = duck.con.execute("select count(*) from player_sessions").fetchall()
+    assert partial_rows > len(one_pass), "the batches split some keys, so merging had work to do"
+    totals = "select count(*), count(distinct player_id), sum(price) from events"
+    assert duck.rows("headline")[0][0:2] == duck.con.execute(totals).fetchall()[0][0:2]
+    assert duck.rows("headline")[0][3] == duck.con.execute(totals).fetchall()[0][2]
 
 
 def test_newcombe_matches_the_published_example() -> None:

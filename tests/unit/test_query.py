@@ -13,7 +13,7 @@ from bench.query import REPORT
 from gamepipe import query
 from gamepipe.config import load_settings
 from gamepipe.errors import EngineUnavailable, QueryRefused
-from gamepipe.query import named
+from gamepipe.query import DuckDB, named
 from gamepipe.stack.base import free_port
 
 
@@ -37,6 +37,17 @@ def test_the_query_benchmark_times_every_query_the_report_runs_on_the_events() -
     notebook = nbformat.read(settings.root / "notebooks" / "report.ipynb", as_version=4)  # type: ignore[no-untyped-call]
     code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
     used = set(re.findall(r'df\("([a-z_]+)"', code)) | ({"headline"} if "report.headline()" in code else set())
-    tables = r"\bfrom (events|sword_purchases|join_guilds)\b"
+    tables = r"\bfrom (events|sword_purchases|join_guilds|player_sessions)\b"
     on_events = {n for n in used if re.search(tables, (settings.queries_dir / f"{n}.sql").read_text())}
     assert on_events == set(REPORT)
+
+
+def test_duckdb_makes_a_view_only_of_the_tables_a_query_reads() -> None:
+    duck = DuckDB.__new__(DuckDB)  # no catalog: only which tables `_load` picks is looked at
+    duck._tables, duck._loaded = {"events", "player_sessions", "join_guilds"}, set()
+    made: list[str] = []
+    duck._view = made.append  # type: ignore[method-assign,assignment]
+    duck._load('select sum(event_count) as events from player_sessions p join "join_guilds" g on true')
+    assert sorted(made) == ["join_guilds", "player_sessions"]
+    duck._load("select count(*) from hive.default.events")
+    assert sorted(made) == ["events", "join_guilds", "player_sessions"]

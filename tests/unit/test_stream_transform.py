@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
+from gamepipe import rollup
 from gamepipe.config import load_settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
 from gamepipe.stream.transform import Router, dedup_key_columns, deduplicate, parse, without_copies
@@ -93,7 +94,13 @@ def test_duplicates_collapse_and_routing_keeps_table_columns(spark: SparkSession
     assert sorted(r.event_type for r in everything.collect()) == ["join_guild", "purchase_sword"]
     assert tables["rejected_events"].count() == 2
     kinds = {"purchase_sword": 1, "join_guild": 1, None: 2}
-    assert router.rows_per_table(kinds) == {"sword_purchases": 1, "join_guilds": 1, "events": 2, "rejected_events": 2}
+    per_table = {"sword_purchases": 1, "join_guilds": 1, "events": 2, "player_sessions": 2, "rejected_events": 2}
+    assert router.rows_per_table(kinds) == per_table
+    sessions = tables["player_sessions"]
+    assert sessions.columns == [name for name, _ in rollup.table_columns()]
+    counted = {r.event_count for r in sessions.collect()}
+    assert sum(r.event_count for r in sessions.collect()) == 2 and counted <= {1, 2}
+    assert sum(r.sword_count for r in sessions.collect()) == 1 and sum(r.join_count for r in sessions.collect()) == 1
 
     # The stream builds its Router once and hands it every micro-batch: the next batch's
     # rows, not the first's, come out.

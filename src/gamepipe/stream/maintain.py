@@ -1,7 +1,9 @@
-"""Table care: compact small files, expire old snapshots, remove orphan files.
+"""Table care: merge the rollup's rows, compact small files, expire old snapshots, remove orphan files.
 
 Streaming commits a few files per table every trigger; left alone, an hour leaves
-thousands of small files per partition and every query opens them all. In: a Spark
+thousands of small files per partition and every query opens them all. The rollup
+(gamepipe/rollup.py) gets a row per key from every micro-batch that holds the key; once a
+received day is over, its rows are merged into one per key (`merge_rollup`). In: a Spark
 session with the Iceberg catalog. Out: per table, what each Iceberg procedure did.
 `gamepipe maintain` runs a round on demand; the stream job starts one every
 `stream.maintain_every_minutes` (`TableCare`) as that same command in a child process
@@ -19,15 +21,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from pydantic import TypeAdapter
 from pyspark.sql import SparkSession
 
+from gamepipe import rollup
 from gamepipe.config import SETTINGS_FILE, Settings
 from gamepipe.errors import CareFailed
 from gamepipe.stream.catalog import BATCH_ID
 from gamepipe.stream.status import CareStatus, TableCareReport
+from gamepipe.tables import Role, stream_tables
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +78,60 @@ def expiry_bound(spark: SparkSession, name: str, keep_since: datetime) -> dateti
     return min(keep_since, bound)
 
 
+MERGED = "gamepipe.rollup-merged"  # in the summary of a snapshot `merge_rollup` committed
+
+
+def merge_rollup(spark: SparkSession, name: str, before: date) -> list[date]:
+    """Merge the rollup's rows into one per key in each received day before `before` that
+    changed since it was last merged; the days merged. One commit: Iceberg's dynamic
+    partition overwrite, validated against the snapshot read, so a row the stream appended
+    to one of those days meanwhile (a backlog worked off after midnight) fails it, and the
+    next round merges that day again. Nothing is lost or counted twice either way."""
+    current = spark.sql(f"SELECT snapshot_id FROM {name}.snapshots ORDER BY committed_at DESC LIMIT 1").first()
+    if current is None:
+        return []
+    snapshot = int(current[0])
+    merged = {int(r[0]) for r in spark.sql(f"SELECT snapshot_id FROM {name}.snapshots "
+                                           f"WHERE summary['{MERGED}'] IS NOT NULL").collect()}  # fmt: skip
+    # The table is partitioned by days(received_day) (stream/catalog.py), a field Iceberg names so.
+    partitions = spark.sql(
+        f"SELECT partition.received_day_day AS day, last_updated_snapshot_id AS by FROM {name}.partitions "
+        f"VERSION AS OF {snapshot}"
+    ).collect()
+    days = sorted(r["day"] for r in partitions if r["day"] is not None and r["day"] < before and r["by"] not in merged)
+    if not days:
+        return []
+    listed = ", ".join(f"DATE '{d.isoformat()}'" for d in days)
+    rows = spark.sql(f"SELECT * FROM {name} VERSION AS OF {snapshot} WHERE received_day IN ({listed})")
+    rows.createOrReplaceTempView("gamepipe_rollup_rows")
+    (
+        spark.sql(rollup.merging_sql("gamepipe_rollup_rows"))
+        .writeTo(name)
+        .option("isolation-level", "serializable")
+        .option("validate-from-snapshot-id", str(snapshot))
+        .option(f"snapshot-property.{MERGED}", ",".join(d.isoformat() for d in days))
+        .overwritePartitions()
+    )
+    return days
+
+
 def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None = None) -> dict[str, TableCareReport]:
     catalog, namespace = settings.catalog.name, settings.catalog.namespace
     now = datetime.now(UTC)
     keep_since = now - timedelta(minutes=settings.stream.keep_snapshots_minutes)
     orphan_before = (now - ORPHANS_OLDER_THAN).strftime("%Y-%m-%d %H:%M:%S")
     report: dict[str, TableCareReport] = {}
+    rollups = {t.name for t in stream_tables(settings.stream) if t.role is Role.ROLLUP}
     for table in tables or settings.stream.tables:
         ident = f"{namespace}.{table}"
+        merged: list[date] = []
+        if table in rollups:
+            try:
+                merged = merge_rollup(spark, f"{catalog}.{ident}", now.date())
+            except Exception as error:  # a conflict with the stream: merged at the next round
+                if "ValidationException" not in str(error):
+                    raise
+                log.warning("%s: the stream appended to a day being merged; merging it next round", table)
         expire_before = expiry_bound(spark, f"{catalog}.{ident}", keep_since).strftime("%Y-%m-%d %H:%M:%S.%f")
         rewrite = spark.sql(
             f"CALL {catalog}.system.rewrite_data_files(table => '{ident}', "
@@ -102,6 +152,7 @@ def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None =
             snapshots_kept_since=expire_before,
             snapshots_expired_data_files=expire["deleted_data_files_count"] if expire else 0,
             orphan_files_removed=orphans,
+            rollup_days_merged=len(merged),
         )
     return report
 

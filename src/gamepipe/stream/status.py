@@ -57,6 +57,7 @@ class TableCareReport(_Record):
     snapshots_kept_since: str
     snapshots_expired_data_files: int
     orphan_files_removed: int
+    rollup_days_merged: int = 0  # the rollup: received days whose rows were merged, one per key
 
 
 class CareStatus(_Record):

@@ -2,8 +2,9 @@
 
 In: the Kafka source's rows (`value` bytes, `timestamp`, `topic`, `partition`,
 `offset`). Out: one DataFrame per table (`Router.outputs`): each routed event type's, all
-valid events, and the rejected records with their reason. Parsing uses Spark's own `from_json` with
-the schema derived from `schemas/`; no Python UDF.
+valid events, their rollup rows (gamepipe/rollup.py), and the rejected records with their
+reason. Parsing uses Spark's own `from_json` with the schema derived from `schemas/`; no
+Python UDF.
 
 A record is rejected (never stops the stream) when it is
 - `not_json`: not a JSON object, or a value whose type breaks the schema
@@ -25,6 +26,7 @@ from pyspark.sql.types import (
     BinaryType,
     BooleanType,
     DataType,
+    DateType,
     DecimalType,
     DoubleType,
     IntegerType,
@@ -35,6 +37,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from gamepipe import rollup
 from gamepipe.config import StreamSettings
 from gamepipe.events import Contract
 from gamepipe.tables import Role, rows_per_table, stream_tables
@@ -47,6 +50,7 @@ _SIMPLE: dict[str, DataType] = {
     "double": DoubleType(),
     "boolean": BooleanType(),
     "timestamp": TimestampType(),
+    "date": DateType(),
 }
 
 
@@ -186,11 +190,13 @@ class Router:
         self.tables = stream_tables(settings)
         # table -> (which of the batch's rows: None for every valid one, its columns)
         self._outputs: dict[str, tuple[Column | None, list[Column]]] = {}
+        self._rollup_key = [F.expr(c.of_events).alias(c.name) for c in rollup.KEY]
+        self._rollup_measures = [F.expr(c.of_events).alias(c.name) for c in rollup.MEASURES]
         for table in self.tables:
             if table.role is Role.ROUTED:
                 which = F.col("event_type") == F.lit(table.event_type)
                 self._outputs[table.name] = (which, route_columns(contract, table.event_type))
-            elif table.role is Role.ALL_EVENTS:
+            elif table.role in (Role.ALL_EVENTS, Role.ROLLUP):
                 self._outputs[table.name] = (None, route_columns(contract, None))
             else:
                 self._outputs[table.name] = (~is_valid(), rejected_columns())
@@ -202,12 +208,15 @@ class Router:
         for table in self.tables:
             which, columns = self._outputs[table.name]
             source = rows if table.role is Role.REJECTED else valid
-            out[table.name] = (source if which is None else source.where(which)).select(*columns)
+            rows_of = (source if which is None else source.where(which)).select(*columns)
+            if table.role is Role.ROLLUP:
+                rows_of = rows_of.groupBy(*self._rollup_key).agg(*self._rollup_measures)
+            out[table.name] = rows_of
         return out
 
     def rows_per_table(self, by_kind: Mapping[str | None, int]) -> dict[str, int]:
         """How many rows each table of `outputs` gets, from the rows per event type (None:
-        rejected records)."""
+        rejected records); the rollup's figure is the events it counts."""
         return rows_per_table(self.tables, dict(by_kind))
 
 

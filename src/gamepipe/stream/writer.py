@@ -96,7 +96,7 @@ class BatchWriter:
         margin) of now: the all-events table, or every routed one. A table that already
         has that batch (a crash between its appends) is read as of the snapshot before it,
         so the re-run batch's own rows are not taken for copies of themselves."""
-        valid = [t for t in self.tables if t.role is not Role.REJECTED]
+        valid = [t for t in self.tables if t.role in (Role.ROUTED, Role.ALL_EVENTS)]
         every = [t for t in valid if t.role is Role.ALL_EVENTS]
         since = time.time() - self.settings.stream.dedup_window_s - 600
         parts = []
