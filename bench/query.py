@@ -60,7 +60,7 @@ def existing(settings: Settings) -> tuple[int, str] | None:
         )
     except QueryError:
         return None
-    return rows, str(shape.scalar())
+    return rows, str(shape.scalar()) if shape.rows else ""  # no snapshot: created, never written
 
 
 def generate(settings: Settings, events: int) -> None:
