@@ -92,11 +92,13 @@ class CatalogSettings(_Section):
 class TrinoSettings(_Section):
     host: str = "127.0.0.1"  # the coordinator
     port: int = 8080
-    heap: str = "1536m"
+    # 2.5 GB: the report at 100 M events groups ~11.6 M sessions, which took more than a
+    # 1.5 GB heap (an OutOfMemoryError killed the server; docs/decisions.md, 2026-12-03).
+    heap: str = "2560m"
     # Workers beside the coordinator (cluster profile: `cluster.trino_workers`), their heap,
     # and what one query may take on a node.
     worker_heap: str = "1g"
-    memory_per_node: str = "768MB"
+    memory_per_node: str = "1280MB"
     # The seed's Presto session: --catalog hive --schema default.
     catalog: str = "hive"
     schema_: str = Field(default="default", alias="schema")

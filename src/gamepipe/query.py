@@ -131,17 +131,14 @@ class DuckDB:
         readable = all(t.file.file_path.startswith(("file:", "hdfs:")) for t in tasks)
         if not tasks or not readable or any(t.delete_files for t in tasks):
             # Empty, on storage DuckDB is not given, or with delete files: PyIceberg reads it (into memory).
-            self._con.register(name, table.scan().to_arrow())
-            return
-        files = ", ".join(_sql_string(t.file.file_path.removeprefix("file:")) for t in tasks)
-        source = f"read_parquet([{files}], union_by_name = true)"
+            source = f'"{name}__scanned"'
+            self._con.register(source.strip('"'), table.scan().to_arrow())
+        else:
+            files = ", ".join(_sql_string(t.file.file_path.removeprefix("file:")) for t in tasks)
+            source = f"read_parquet([{files}], union_by_name = true)"
         present = {row[0] for row in self._con.execute(f"describe select * from {source}").fetchall()}
-        # Columns added to the table after these files were written read as null.
-        columns = [
-            f'"{f.name}"' if f.name in present else f'cast(null as {_duck_type(str(f.field_type))}) as "{f.name}"'
-            for f in table.schema().fields
-        ]
-        self._con.execute(f'create or replace view "{name}" as select {", ".join(columns)} from {source}')
+        columns = ", ".join(_duck_column(f.name, str(f.field_type), f.name in present) for f in table.schema().fields)
+        self._con.execute(f'create or replace view "{name}" as select {columns} from {source}')
 
     def refresh(self) -> None:
         """Forget the snapshots read so far: the next query reads each table's current one."""
@@ -165,10 +162,23 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _duck_column(name: str, iceberg_type: str, present: bool) -> str:
+    """A table column as the view shows it. A column added to the table after its files were
+    written reads as null. A timestamptz (an instant, which the stream writes in UTC) shows as
+    a plain timestamp of its UTC time: DuckDB casts and subtracts those as integers, where a
+    timestamptz goes through ICU's calendar per row (5 to 10 times slower; docs/decisions.md).
+    The session's time zone is UTC, so a comparison with a timestamptz means the same."""
+    if not present:
+        return f'cast(null as {_duck_type(iceberg_type)}) as "{name}"'
+    if iceberg_type == "timestamptz":
+        return f'make_timestamp(epoch_us("{name}")) as "{name}"'
+    return f'"{name}"'
+
+
 def _duck_type(iceberg_type: str) -> str:
-    """An Iceberg primitive type's DuckDB name (for a column no file has yet)."""
+    """An Iceberg primitive type's DuckDB name, as the view shows it (for a column no file has yet)."""
     simple = {"string": "varchar", "long": "bigint", "int": "integer", "boolean": "boolean", "double": "double",
-              "binary": "blob", "timestamp": "timestamp", "timestamptz": "timestamptz", "date": "date"}  # fmt: skip
+              "binary": "blob", "timestamp": "timestamp", "timestamptz": "timestamp", "date": "date"}  # fmt: skip
     return simple.get(iceberg_type, iceberg_type)
 
 

@@ -4,7 +4,8 @@ queries the report runs."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -51,3 +52,24 @@ def test_duckdb_makes_a_view_only_of_the_tables_a_query_reads() -> None:
     assert sorted(made) == ["join_guilds", "player_sessions"]
     duck._load("select count(*) from hive.default.events")
     assert sorted(made) == ["events", "join_guilds", "player_sessions"]
+
+
+def test_duckdb_shows_an_instant_as_its_utc_time_and_filters_on_it_alike(tmp_path: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    path = tmp_path / "t.parquet"
+    con.execute(
+        "copy (select timestamptz '2026-11-20 23:59:59.5+00' + to_microseconds(i) as received_at, i "
+        f"from range(3) r(i)) to '{path}'"
+    )
+    columns = ", ".join(
+        [query._duck_column("received_at", "timestamptz", True), query._duck_column("client_ts", "timestamptz", False)]
+    )
+    con.execute(f"create view t as select {columns} from read_parquet('{path}')")
+    assert [r[1] for r in con.execute("describe t").fetchall()] == ["TIMESTAMP", "TIMESTAMP"]
+    first = con.execute("select min(received_at), cast(min(received_at) as date), count(client_ts) from t").fetchone()
+    assert first == (datetime(2026, 11, 20, 23, 59, 59, 500000), date(2026, 11, 20), 0)
+    after = "select count(*) from t where received_at > timestamptz '2026-11-20 23:59:59.500001+00'"
+    assert con.execute(after).fetchone() == (1,)
