@@ -403,6 +403,14 @@ def details(r: dict[str, Any]) -> list[str]:
             rows = q["sizes"][sizes[-1]]["trino"]["queries"].get(name, {}).get("rows")
             shown = "" if rows is None else f"{rows:,}"
             out.append(f"| {name} | " + " | ".join(cells) + f" | {shown} | {'yes' if name in in_report else 'no'} |")
+        timings = [t for n in sizes for e in ("trino", "duckdb") for t in q["sizes"][n][e]["queries"].values()]
+        if any("table_care" in t for t in timings):
+            overlapped = sum(1 for t in timings if t.get("table_care"))
+            out += [
+                "",
+                f"Each query was timed once no round of table care was running (the stack's own tables, on its "
+                f"schedule); a round began during {overlapped} of the {len(timings)} timings.",
+            ]
         compared = {n: q["sizes"][n]["same_rows"] for n in sizes if "same_rows" in q["sizes"][n]}
         differ = {n: [k for k, same in by.items() if not same] for n, by in compared.items()}
         differ = {n: names for n, names in differ.items() if names}

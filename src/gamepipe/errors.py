@@ -15,7 +15,8 @@
         ├── EngineUnavailable  Trino or the catalog could not be reached         ─┘
         ├── LandingTimeout  accepted events not in their tables yet
         ├── StreamFailed    the streaming query ended with an error
-        └── CareFailed      a round of table care failed (tried again at the next)
+        ├── CareFailed      a round of table care failed (tried again at the next)
+        └── RollupConflict  the stream appended to a day table care was merging (merged at the next round)
 
 Each stage raises its own class; the CLI catches `GamepipeError` once, prints the
 message and, where given, `hint` (what to do next), and exits 1 for terminal errors and
@@ -110,3 +111,8 @@ class StreamFailed(TransientError):
 
 class CareFailed(TransientError):
     """A round of table care failed; the stream tries again at the next round."""
+
+
+class RollupConflict(TransientError):
+    """Rows were appended to a received day of the rollup while table care merged it; its
+    commit was refused (nothing written) and the next round merges the day again."""

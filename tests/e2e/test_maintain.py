@@ -1,9 +1,11 @@
 """Table care: `gamepipe maintain` compacts a table's small files; rows stay the same; the
-rollup's partial rows of a day that is over become one per key. The
+rollup's partial rows of a day that is over become one per key, and a merge a late
+append overlaps writes nothing and is done again at the next. The
 stream's scheduled round (`care_round`: that command in a child process) reports what it did."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -68,19 +70,37 @@ def test_the_streams_scheduled_round_runs_maintain_in_a_child_and_reports_it(sta
     assert query.count(stack, f"join_guilds where session_id = '{session}'") == 40
 
 
-def test_maintain_merges_the_rollups_rows_of_a_day_that_is_over(stack: Settings) -> None:
-    # Three partial rows of one key on a received day long over, each its own commit, as
-    # three micro-batches leave them; the stream's own rows are today's, not merged yet.
-    session, day = f"merge-{uuid.uuid4().hex[:8]}", "2026-01-05"
-    columns = (
-        "received_day, player_id, session_id, day, event_count, purchase_count, revenue, sword_count, first_at, last_at"
-    )
-    partials = [(1, 0, "null", 0, "10:00:00", "10:05:00"), (2, 1, "4.99", 1, "10:01:00", "10:20:00"),
-                (3, 2, "1.50", 0, "09:59:00", "10:02:00")]  # fmt: skip
+ROLLUP_COLUMNS = (
+    "received_day, player_id, session_id, day, event_count, purchase_count, revenue, sword_count, first_at, last_at"
+)
+
+
+def insert_partials(
+    settings: Settings, session: str, day: str, partials: list[tuple[int, int, str, int, str, str]]
+) -> None:
+    """Partial rollup rows of one key on received day `day`, a commit each, as micro-batches
+    leave them: (events, purchases, revenue, swords, first and last client time of day)."""
     for events, paid, revenue, swords, first, last in partials:
         values = (f"date '{day}', 'p-{session}', '{session}', date '{day}', {events}, {paid}, {revenue}, {swords}, "
                   f"timestamp '{day} {first} UTC', timestamp '{day} {last} UTC'")  # fmt: skip
-        query.run(stack, f"insert into player_sessions ({columns}) values ({values})")
+        query.run(settings, f"insert into player_sessions ({ROLLUP_COLUMNS}) values ({values})")
+
+
+def merged_rows(settings: Settings, session: str) -> list[tuple[object, ...]]:
+    return query.run(
+        settings,
+        "select event_count, purchase_count, revenue, sword_count, join_count, to_unixtime(first_at), "
+        f"to_unixtime(last_at) from player_sessions where session_id = '{session}'",
+    ).rows
+
+
+def test_maintain_merges_the_rollups_rows_of_a_day_that_is_over(stack: Settings) -> None:
+    # Three partial rows of one key on a received day long over; the stream's own rows are
+    # today's, not merged yet.
+    session, day = f"merge-{uuid.uuid4().hex[:8]}", "2026-01-05"
+    partials = [(1, 0, "null", 0, "10:00:00", "10:05:00"), (2, 1, "4.99", 1, "10:01:00", "10:20:00"),
+                (3, 2, "1.50", 0, "09:59:00", "10:02:00")]  # fmt: skip
+    insert_partials(stack, session, day, partials)
     today = query.run(stack, "select count(*) from player_sessions where received_day = current_date").scalar()
 
     cli = Path(sys.executable).parent / "gamepipe"
@@ -90,15 +110,65 @@ def test_maintain_merges_the_rollups_rows_of_a_day_that_is_over(stack: Settings)
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert '"rollup_days_merged":' in result.stdout and '"rollup_days_merged":0' not in result.stdout
-    rows = query.run(
-        stack,
-        "select event_count, purchase_count, revenue, sword_count, join_count, to_unixtime(first_at), "
-        f"to_unixtime(last_at) from player_sessions where session_id = '{session}'",
-    ).rows
     base = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
-    assert rows == [(6, 3, Decimal("6.49"), 1, None, base + 9 * 3600 + 59 * 60, base + 10 * 3600 + 20 * 60)]
+    assert merged_rows(stack, session) == [
+        (6, 3, Decimal("6.49"), 1, None, base + 9 * 3600 + 59 * 60, base + 10 * 3600 + 20 * 60)
+    ]
     after = query.run(stack, "select count(*) from player_sessions where received_day = current_date").scalar()
     assert after >= today, "today's rows are the stream's to add to, not merged"
+
+
+# Run in a process of its own (a Spark session needs the catalog's jars on a fresh JVM):
+# plan a merge, append a row to the planned day as a late micro-batch would, commit the
+# plan; then merge again. Prints what each step did, as JSON.
+LATE_APPEND = """
+import json, sys
+from datetime import date
+from gamepipe import query
+from gamepipe.config import load_settings
+from gamepipe.errors import RollupConflict
+from gamepipe.stream.maintain import CARE_MASTER, commit_merge, merge_rollup, plan_merge
+from gamepipe.stream.session import build_session
+from tests.e2e.test_maintain import insert_partials
+
+session, day, late = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+settings = load_settings()
+name = f"{settings.catalog.name}.{settings.catalog.namespace}.player_sessions"
+spark = build_session(settings, "gamepipe-test-merge", master=CARE_MASTER, memory="1g")
+plan = plan_merge(spark, name, date.today())
+insert_partials(settings, session, day, [tuple(late)])
+try:
+    commit_merge(spark, plan)
+    refused = None
+except RollupConflict as conflict:
+    refused = str(conflict)
+rows = query.count(settings, "player_sessions", f"session_id = '{session}'")
+again = merge_rollup(spark, name, date.today())
+print(json.dumps({"planned": [str(d) for d in plan.days], "refused": refused, "rows": rows,
+                  "merged": [str(d) for d in again]}))
+"""
+
+
+def test_a_merge_refused_for_a_late_append_writes_nothing_and_the_next_merges_every_row(stack: Settings) -> None:
+    session, day = f"late-{uuid.uuid4().hex[:8]}", "2026-01-06"
+    insert_partials(
+        stack, session, day, [(1, 0, "null", 0, "10:00:00", "10:05:00"), (2, 1, "4.99", 1, "10:01:00", "10:20:00")]
+    )
+    late = [4, 1, "2.00", 0, "09:30:00", "10:10:00"]
+    result = subprocess.run(
+        [sys.executable, "-c", LATE_APPEND, session, day, json.dumps(late)],
+        capture_output=True, text=True, timeout=600, check=False, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    steps = json.loads(result.stdout.strip().splitlines()[-1])
+    assert day in steps["planned"]
+    assert steps["refused"] and day in steps["refused"], steps  # the first commit: refused...
+    assert steps["rows"] == 3, steps  # ...and nothing written: the three partial rows as they were
+    assert day in steps["merged"]  # the next merge: the day again, with the late row
+    base = datetime(2026, 1, 6, tzinfo=UTC).timestamp()
+    assert merged_rows(stack, session) == [
+        (7, 2, Decimal("6.99"), 1, None, base + 9.5 * 3600, base + 10 * 3600 + 20 * 60)
+    ]
 
 
 def test_expiry_never_takes_the_streams_newest_snapshot_or_the_one_before_it(stack: Settings) -> None:

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from pydantic import TypeAdapter
@@ -28,7 +29,7 @@ from pyspark.sql import SparkSession
 
 from gamepipe import rollup
 from gamepipe.config import SETTINGS_FILE, Settings
-from gamepipe.errors import CareFailed
+from gamepipe.errors import CareFailed, RollupConflict
 from gamepipe.stream.catalog import BATCH_ID
 from gamepipe.stream.status import CareStatus, TableCareReport
 from gamepipe.tables import Role, stream_tables
@@ -81,15 +82,21 @@ def expiry_bound(spark: SparkSession, name: str, keep_since: datetime) -> dateti
 MERGED = "gamepipe.rollup-merged"  # in the summary of a snapshot `merge_rollup` committed
 
 
-def merge_rollup(spark: SparkSession, name: str, before: date) -> list[date]:
-    """Merge the rollup's rows into one per key in each received day before `before` that
-    changed since it was last merged; the days merged. One commit: Iceberg's dynamic
-    partition overwrite, validated against the snapshot read, so a row the stream appended
-    to one of those days meanwhile (a backlog worked off after midnight) fails it, and the
-    next round merges that day again. Nothing is lost or counted twice either way."""
+@dataclass(frozen=True)
+class RollupMerge:
+    """The received days of a rollup to merge, as read at `snapshot`."""
+
+    name: str
+    snapshot: int
+    days: list[date]
+
+
+def plan_merge(spark: SparkSession, name: str, before: date) -> RollupMerge | None:
+    """The received days before `before` that changed since they were last merged (their
+    partition's last snapshot is not a merge), at the table's current snapshot."""
     current = spark.sql(f"SELECT snapshot_id FROM {name}.snapshots ORDER BY committed_at DESC LIMIT 1").first()
     if current is None:
-        return []
+        return None
     snapshot = int(current[0])
     merged = {int(r[0]) for r in spark.sql(f"SELECT snapshot_id FROM {name}.snapshots "
                                            f"WHERE summary['{MERGED}'] IS NOT NULL").collect()}  # fmt: skip
@@ -99,20 +106,59 @@ def merge_rollup(spark: SparkSession, name: str, before: date) -> list[date]:
         f"VERSION AS OF {snapshot}"
     ).collect()
     days = sorted(r["day"] for r in partitions if r["day"] is not None and r["day"] < before and r["by"] not in merged)
-    if not days:
-        return []
-    listed = ", ".join(f"DATE '{d.isoformat()}'" for d in days)
-    rows = spark.sql(f"SELECT * FROM {name} VERSION AS OF {snapshot} WHERE received_day IN ({listed})")
+    return RollupMerge(name, snapshot, days) if days else None
+
+
+def commit_merge(spark: SparkSession, plan: RollupMerge) -> None:
+    """Rewrite the planned days' rows as one per key, in one commit: Iceberg's dynamic
+    partition overwrite, validated (serializable) against the snapshot the plan read. A
+    row appended to one of those days since (a backlog worked off after midnight) makes
+    Iceberg refuse the commit: RollupConflict, nothing written."""
+    listed = ", ".join(f"DATE '{d.isoformat()}'" for d in plan.days)
+    rows = spark.sql(f"SELECT * FROM {plan.name} VERSION AS OF {plan.snapshot} WHERE received_day IN ({listed})")
     rows.createOrReplaceTempView("gamepipe_rollup_rows")
-    (
-        spark.sql(rollup.merging_sql("gamepipe_rollup_rows"))
-        .writeTo(name)
-        .option("isolation-level", "serializable")
-        .option("validate-from-snapshot-id", str(snapshot))
-        .option(f"snapshot-property.{MERGED}", ",".join(d.isoformat() for d in days))
-        .overwritePartitions()
-    )
-    return days
+    try:
+        (
+            spark.sql(rollup.merging_sql("gamepipe_rollup_rows"))
+            .writeTo(plan.name)
+            .option("isolation-level", "serializable")
+            .option("validate-from-snapshot-id", str(plan.snapshot))
+            .option(f"snapshot-property.{MERGED}", ",".join(d.isoformat() for d in plan.days))
+            .overwritePartitions()
+        )
+    except Exception as error:
+        if ICEBERG_VALIDATION not in java_classes(error):
+            raise
+        raise RollupConflict(
+            f"{plan.name}: rows were appended to {', '.join(map(str, plan.days))} while they were merged",
+            "nothing was written; the next round of table care merges them",
+        ) from None
+
+
+def merge_rollup(spark: SparkSession, name: str, before: date) -> list[date]:
+    """Merge the rollup's rows into one per key in each received day before `before` that
+    changed since it was last merged; the days merged. Nothing is lost or counted twice:
+    either the commit holds every row of those days, or RollupConflict and nothing."""
+    plan = plan_merge(spark, name, before)
+    if plan is None:
+        return []
+    commit_merge(spark, plan)
+    return plan.days
+
+
+ICEBERG_VALIDATION = "org.apache.iceberg.exceptions.ValidationException"
+
+
+def java_classes(error: BaseException) -> set[str]:
+    """The class names of the Java throwable behind a PySpark error, and of its causes."""
+    throwable = getattr(error, "java_exception", None) or getattr(error, "_origin", None)
+    names: set[str] = set()
+    for _ in range(50):  # a cause chain is short; this bounds one that loops
+        if throwable is None:
+            break
+        names.add(str(throwable.getClass().getName()))
+        throwable = throwable.getCause()
+    return names
 
 
 def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None = None) -> dict[str, TableCareReport]:
@@ -128,10 +174,8 @@ def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None =
         if table in rollups:
             try:
                 merged = merge_rollup(spark, f"{catalog}.{ident}", now.date())
-            except Exception as error:  # a conflict with the stream: merged at the next round
-                if "ValidationException" not in str(error):
-                    raise
-                log.warning("%s: the stream appended to a day being merged; merging it next round", table)
+            except RollupConflict as conflict:
+                log.warning("%s", conflict)
         expire_before = expiry_bound(spark, f"{catalog}.{ident}", keep_since).strftime("%Y-%m-%d %H:%M:%S.%f")
         rewrite = spark.sql(
             f"CALL {catalog}.system.rewrite_data_files(table => '{ident}', "
