@@ -408,8 +408,9 @@ def details(r: dict[str, Any]) -> list[str]:
             overlapped = sum(1 for t in timings if t.get("table_care"))
             out += [
                 "",
-                f"Each query was timed once no round of table care was running (the stack's own tables, on its "
-                f"schedule); a round began during {overlapped} of the {len(timings)} timings.",
+                "Each query was timed once no round of table care was running (the stack's own tables, on its "
+                f"schedule, waiting up to 5 min); a round was running during {overlapped} of the {len(timings)} "
+                "timings.",
             ]
         compared = {n: q["sizes"][n]["same_rows"] for n in sizes if "same_rows" in q["sizes"][n]}
         differ = {n: [k for k, same in by.items() if not same] for n, by in compared.items()}
