@@ -13,6 +13,7 @@ from typing import Any
 
 from gamepipe.config import Settings
 from gamepipe.errors import TerminalError
+from gamepipe.stream.status import StreamStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,3 +87,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def care_running(settings: Settings) -> bool:
+    """A round of table care is running now (the stream's status file says so)."""
+    status = StreamStatus.read(settings.stream_dir / "status.json")
+    return bool(status and status.table_care.running)

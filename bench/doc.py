@@ -406,11 +406,11 @@ def details(r: dict[str, Any]) -> list[str]:
         timings = [t for n in sizes for e in ("trino", "duckdb") for t in q["sizes"][n][e]["queries"].values()]
         if any("table_care" in t for t in timings):
             overlapped = sum(1 for t in timings if t.get("table_care"))
+            waited = f", waiting up to {q['care_wait_s'] / 60:g} min" if "care_wait_s" in q else ""
             out += [
                 "",
                 "Each query was timed once no round of table care was running (the stack's own tables, on its "
-                f"schedule, waiting up to 5 min); a round was running during {overlapped} of the {len(timings)} "
-                "timings.",
+                f"schedule{waited}); a round was running during {overlapped} of the {len(timings)} timings.",
             ]
         compared = {n: q["sizes"][n]["same_rows"] for n in sizes if "same_rows" in q["sizes"][n]}
         differ = {n: [k for k, same in by.items() if not same] for n, by in compared.items()}

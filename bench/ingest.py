@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, BenchFailed, save, stop, wait_http
+from bench.common import ROOT, BenchFailed, care_running, save, stop, wait_http
 from bench.common import out_dir as bench_dir
 from gamepipe.config import Settings
 from gamepipe.landing import wait_caught_up, wait_landed
@@ -38,7 +38,6 @@ from gamepipe.stack.apps import server_argv
 from gamepipe.stack.base import free_port
 from gamepipe.stack.kafka import ensure_topic
 from gamepipe.stats import summary
-from gamepipe.stream.status import StreamStatus
 
 BATCH_EVENTS = 100
 ON_STACK = {"ours": 1, "ours_batch": BATCH_EVENTS}  # the arms that send to the stack's API: events per request
@@ -86,12 +85,6 @@ def batch_file(path: Path, session_id: str | None = None) -> Path:
     ]
     path.write_text(json.dumps({"events": events}))
     return path
-
-
-def care_running(settings: Settings) -> bool:
-    """A round of table care is running now (the stream's status file says so)."""
-    status = StreamStatus.read(settings.stream_dir / "status.json")
-    return bool(status and status.table_care.running)
 
 
 def stats(result: AbStats) -> dict[str, Any]:

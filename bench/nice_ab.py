@@ -17,9 +17,9 @@ from typing import Any
 
 import psutil
 
-from bench.common import out_dir, save
+from bench.common import care_running, out_dir, save
 from bench.freshness import one_run
-from bench.ingest import BATCH_EVENTS, batch_file, care_running
+from bench.ingest import BATCH_EVENTS, batch_file
 from gamepipe.config import Settings, load_settings
 from gamepipe.landing import wait_caught_up
 from gamepipe.load import run_ab

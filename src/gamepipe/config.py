@@ -92,8 +92,9 @@ class CatalogSettings(_Section):
 class TrinoSettings(_Section):
     host: str = "127.0.0.1"  # the coordinator
     port: int = 8080
-    # 2.5 GB: the report at 100 M events groups ~11.6 M sessions, which took more than a
-    # 1.5 GB heap (an OutOfMemoryError killed the server; docs/decisions.md, 2026-12-03).
+    # 2.5 GB: at 100 M events the report's session_lengths groups the rollup's 10.6 M rows
+    # by session, which took more than a 1.5 GB heap (an OutOfMemoryError killed the
+    # server; docs/decisions.md, 2026-12-03).
     heap: str = "2560m"
     # Workers beside the coordinator (cluster profile: `cluster.trino_workers`), their heap,
     # and what one query may take on a node.

@@ -131,8 +131,9 @@ class DuckDB:
         readable = all(t.file.file_path.startswith(("file:", "hdfs:")) for t in tasks)
         if not tasks or not readable or any(t.delete_files for t in tasks):
             # Empty, on storage DuckDB is not given, or with delete files: PyIceberg reads it (into memory).
-            source = f'"{name}__scanned"'
-            self._con.register(source.strip('"'), table.scan().to_arrow())
+            scanned = f"{name}__scanned"
+            self._con.register(scanned, table.scan().to_arrow())
+            source = f'"{scanned}"'
         else:
             files = ", ".join(_sql_string(t.file.file_path.removeprefix("file:")) for t in tasks)
             source = f"read_parquet([{files}], union_by_name = true)"
