@@ -179,7 +179,7 @@ def cluster_side_by_side(r: dict[str, Any]) -> list[str]:
 
     return [
         "",
-        f"## The cluster profile beside the single one (measured {c['when']})",
+        f"## The cluster profile beside the single one ({measured(c)})",
         "",
         "`gamepipe bench cluster`: each profile's stack started alone, then the same measures. Ingest: our API "
         f"in a process of its own, `ab -c 64 -n {c['requests']:,}` on GET /purchase_a_sword and `ab -c 16 -n "
@@ -246,6 +246,26 @@ def where_a_probe_waits(runs: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def measured(result: dict[str, Any]) -> str:
+    """`measured <when>, <CPU>`: the machines under the benchmarks differ between sessions."""
+    cpu = result.get("machine", {}).get("cpu")
+    return f"measured {result['when']}" + (f", {cpu}" if cpu else "")
+
+
+def probes_during_care(runs: list[dict[str, Any]]) -> list[str]:
+    """How many probes were sent while a round of table care ran (results since 2026-12-03)."""
+    if not all("probes_during_care" in run for run in runs):
+        return []
+    during = [run["probes_during_care"] for run in runs]
+    sent = sum(run["probes"] for run in runs)
+    per_run = ", ".join(f"run {i} {n}" for i, n in enumerate(during, 1))
+    return [
+        "",
+        f"A round of table care (the stack's own tables, on its schedule) was running when {sum(during)} of the "
+        f"{sent} probes were sent ({per_run}).",
+    ]
+
+
 def cost(r: dict[str, Any]) -> list[str]:
     """What each stage of the stack spent, per 1,000 events, at the freshness and soak rates."""
     runs = {name: r[name]["cost"] for name in ("freshness", "soak") if r.get(name, {}).get("cost")}
@@ -295,7 +315,7 @@ def details(r: dict[str, Any]) -> list[str]:
         idle, landed = ing.get("idle_topic"), ing.get("landed")
         out += [
             "",
-            f"## Ingest (measured {ing['when']})",
+            f"## Ingest ({measured(ing)})",
             "",
             f"Our API (granian, {ing['workers']} workers) against `bench/seed_reference_app.py`, which behaves "
             "as the seed's `game_api.py` (Flask's development server, kafka-python `send` without waiting). "
@@ -341,7 +361,7 @@ def details(r: dict[str, Any]) -> list[str]:
         with_probes = "probe_trino" in fr
         out += [
             "",
-            f"## Freshness (measured {fr['when']})",
+            f"## Freshness ({measured(fr)})",
             "",
             f"Steady traffic at {fr['rate']:,} events/s for {fr['seconds']:.0f} s per run (100-event batches "
             f"through the API), after {fr.get('warm_up_s', 30):.0f} s at the same rate not counted (the JVM "
@@ -373,12 +393,13 @@ def details(r: dict[str, Any]) -> list[str]:
                 f"{', '.join(f'{k} {v:,}' for k, v in run['duckdb_counts'].items())} |"
             )
         out += where_a_probe_waits(fr["runs"])
+        out += probes_during_care(fr["runs"])
     out += cost(r)
     q = r.get("query")
     if q:
         out += [
             "",
-            f"## Report queries (measured {q['when']})",
+            f"## Report queries ({measured(q)})",
             "",
             "Events written as Iceberg through Spark (`bench/query.py`: 14 game days, a skewed population "
             "installing over them and returning less each day, three sessions a player-day, the game's types), "
@@ -428,7 +449,7 @@ def details(r: dict[str, Any]) -> list[str]:
     if m:
         out += [
             "",
-            f"## Memory (measured {m['when']})",
+            f"## Memory ({measured(m)})",
             "",
             f"RSS of each service's process group, sampled every 0.5 s for {m['seconds']:.0f} s of "
             f"{m['rate']:,} events/s with the report's heaviest queries running on Trino in a loop.",
@@ -448,7 +469,7 @@ def details(r: dict[str, Any]) -> list[str]:
         marks = [p for p in pts if p["t"] % 60 < 5] or pts
         out += [
             "",
-            f"## Soak (measured {soak['when']})",
+            f"## Soak ({measured(soak)})",
             "",
             f"{soak['offered_rate']:,} events/s offered for {soak['seconds']:.0f} s (500-event batches, 8 "
             "senders). Lag = records in Kafka the stream has not processed.",
@@ -471,7 +492,7 @@ def details(r: dict[str, Any]) -> list[str]:
         tables = list(files["end"])
         out += [
             "",
-            f"## Files per partition over {files['seconds'] / 60:.0f} min (measured {files['when']})",
+            f"## Files per partition over {files['seconds'] / 60:.0f} min ({measured(files)})",
             "",
             f"`python -m bench files` (not part of `make bench`): {files['rate']:,} events/s through the API "
             f"for {files['seconds'] / 60:.0f} min (100-event batches, all `purchase_sword`), trigger "
@@ -514,7 +535,7 @@ def details(r: dict[str, Any]) -> list[str]:
     if demo:
         out += [
             "",
-            f"## `make demo` (measured {demo['when']})",
+            f"## `make demo` ({measured(demo)})",
             "",
             "Cold: a fresh clone with empty pip and Maven caches (every wheel, jar and the Trino server "
             "downloaded; Debian packages were already installed). Warm: this checkout, the stack stopped first.",
@@ -676,7 +697,9 @@ def write(settings: Settings, path: Path = DOC) -> Path:
         "generator included.",
         "",
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['ram_gib']} GiB, Linux {m['kernel']}, Python {m['python']}; "
-        f"{jvm_versions()}, DuckDB {version('duckdb')}, PyIceberg {version('pyiceberg')}.",
+        f"{jvm_versions()}, DuckDB {version('duckdb')}, PyIceberg {version('pyiceberg')}. Each section names "
+        "the CPU it was measured on: the machine's CPU has varied between sessions (Intel Xeon, AMD EPYC; 2 "
+        "cores each; docs/decisions.md compares them).",
         "",
         "| figure | floor | goal | measured | verdict |",
         "|---|---|---|---|---|",

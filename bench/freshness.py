@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import BenchFailed, save
+from bench.common import BenchFailed, care_running, save
 from bench.cost import CpuAccount
 from bench.traffic import Traffic
 from gamepipe import query
@@ -75,6 +75,7 @@ class Probes:
     seen: dict[str, dict[str, float]] = field(default_factory=lambda: {e: {} for e in ENGINES})
     polls: dict[str, list[float]] = field(default_factory=lambda: {e: [] for e in ENGINES})  # seconds per poll
     refused: int = 0
+    during_care: int = 0  # accepted probes sent while a round of table care ran (its main source of variance)
     failures: list[str] = field(default_factory=list)  # a poller's error: its figures would be wrong
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -101,9 +102,12 @@ class Probes:
                     ok = client.post(url, json={"events": [{**event, "price": 1}]}).status_code == 200
                 except httpx.HTTPError:
                     ok = False
+                at = time.monotonic()  # the 2xx, before the status file is read
+                care = ok and care_running(self.settings)
                 with self._lock:
                     if ok:
-                        self.accepted[event_id] = time.monotonic()
+                        self.accepted[event_id] = at
+                        self.during_care += care
                     else:
                         self.refused += 1
 
@@ -187,6 +191,7 @@ def one_run(settings: Settings, rate: int, seconds: float, probe_every_s: float 
         "duckdb_counts": duckdb_counts(settings, session_id),
         "probes": len(probes.accepted),
         "probes_refused": probes.refused,
+        "probes_during_care": probes.during_care,
         "probe_poll_s": probes.poll_s,
         # Where a probe's wait goes: accepted -> committed (as for every event), the rest is the reader's.
         "probe_committed_s": sorted(latencies(settings, "sword_purchases", probes.session_id, started)[0]),

@@ -206,7 +206,7 @@ def run(settings: Settings, sizes: tuple[int, ...] = SIZES, repeat: int = 5) -> 
             per_query = {}
             for q in QUERIES:
                 care = not care_ended(settings)
-                first, median, rows = timed(engine, named(ns, q, days=DAYS), repeat)
+                first, median, rows = timed(engine, named(ns, q, days=DAYS, engine=name), repeat)
                 care = care or care_running(settings)
                 per_query[q] = {"first_s": first, "median_s": median, "rows": len(rows), "table_care": care}
                 answers.setdefault(q, {})[name] = comparable(rows)

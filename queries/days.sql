@@ -3,6 +3,7 @@
 -- events: the WAU is a running sum of +1 on a day of play and -1 when that day leaves the
 -- week (7 days on, or the player's next day of play if sooner), so no range join and no
 -- second read of the activity (Trino plans a CTE once per reference).
+-- Trino runs days.trino.sql: the same answer without windows, faster there (docs/decisions.md).
 -- From the rollup player_sessions (gamepipe/rollup.py), grouped again: its rows of one key may be partial.
 with activity as (
   select player_id, day, sum(revenue) as revenue

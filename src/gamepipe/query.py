@@ -69,13 +69,24 @@ def run(settings: Settings, sql: str) -> Result:
     return Result(columns, rows)
 
 
-def named(settings: Settings, name: str, run: str | None = None, days: Mapping[str, date] | None = None) -> str:
-    """The text of `queries/<name>.sql`, its `{run_filter}` limited to a load run's rows and
-    each `{name}` of `days` filled with that date (e.g. sword_rates.sql's `{change_day}`)."""
+def named(
+    settings: Settings,
+    name: str,
+    run: str | None = None,
+    days: Mapping[str, date] | None = None,
+    engine: str | None = None,
+) -> str:
+    """The text of `queries/<name>.sql` (or of `queries/<name>.<engine>.sql`, where an engine
+    has its own: docs/decisions.md says which and why), its `{run_filter}` limited to a load
+    run's rows and each `{name}` of `days` filled with that date (e.g. sword_rates.sql's
+    `{change_day}`)."""
     path = settings.queries_dir / f"{name}.sql"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in settings.queries_dir.glob("*.sql")))
+    if not path.exists() or "." in name:
+        known = ", ".join(sorted(p.stem for p in settings.queries_dir.glob("*.sql") if "." not in p.stem))
         raise QueryRefused(f"no query named {name!r} in {settings.queries_dir}; known: {known}")
+    own = settings.queries_dir / f"{name}.{engine}.sql"
+    if engine and own.exists():
+        path = own
     if run is not None and not RUN_ID.match(run):
         raise QueryRefused(f"run id {run!r} is not of the form gamepipe load writes (e.g. 20261128-090422-s42)")
     run_filter = f"session_id like '{run}-%'" if run else "1 = 1"
@@ -206,7 +217,7 @@ class Engine:
             self._duck.refresh()
 
     def named(self, name: str, run_id: str | None = None, days: Mapping[str, date] | None = None) -> Result:
-        return self.run(named(self.settings, name, run_id, days))
+        return self.run(named(self.settings, name, run_id, days, self.name))
 
 
 def comparable(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

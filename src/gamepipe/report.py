@@ -50,7 +50,7 @@ class Report:
     def df(self, name: str, **days: date) -> pd.DataFrame:
         """The rows of queries/<name>.sql for the report's run; `days` fills its date
         parameters (`report.df("sword_rates", change_day=...)`)."""
-        sql = named(self.settings, name, self.run_id, days)
+        sql = named(self.settings, name, self.run_id, days, self.engine.name)
         self.queries_used[name] = sql.strip()
         result = self.engine.run(sql)
         frame = pd.DataFrame(result.rows, columns=result.columns)

@@ -78,7 +78,7 @@ def test_a_trino_worker_sigkilled_while_the_reports_queries_run(cluster: Setting
         while not stop.is_set():
             for name in ("events_by_type", "revenue_by_item", "players_by_isp"):
                 try:
-                    answered.append(len(query.run(cluster, query.named(cluster, name)).rows))
+                    answered.append(len(query.run(cluster, query.named(cluster, name, engine="trino")).rows))
                 except QueryError as error:
                     failed.append(str(error))
 

@@ -57,8 +57,10 @@ class Duck:
         self.con.execute(f"create view player_sessions as {parts}")
         self.run_id = the_plan.run_id
 
-    def rows(self, name: str, **days: date) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in self.con.execute(named(load_settings(), name, self.run_id, days)).fetchall()]
+    def rows(self, name: str, engine: str | None = None, **days: date) -> list[tuple[Any, ...]]:
+        """The query's rows; `engine`: its text for that engine (DuckDB runs Trino's too)."""
+        sql = named(load_settings(), name, self.run_id, days, engine)
+        return [tuple(r) for r in self.con.execute(sql).fetchall()]
 
     def frame(self, name: str, **days: date) -> pd.DataFrame:
         sql = named(load_settings(), name, self.run_id, days)
@@ -97,6 +99,18 @@ def test_the_queries_return_the_ground_truth(demo_plan: Plan) -> None:
     change = (START + timedelta(days=7)).date()
     assert duck.rows("sword_rates", change_day=change) == kpis.sword_rates(demo_plan.events, change)
     assert duck.rows("players") == kpis.players(demo_plan.events)
+
+
+def test_a_query_of_an_engine_of_its_own_returns_what_the_shared_text_returns(demo_plan: Plan) -> None:
+    """queries/<name>.<engine>.sql, an engine's own text of a query, run here on DuckDB (which
+    reads Trino's too), returns the rows of the shared text, itself held to the truth above;
+    tests/e2e/test_game_days.py runs it on its engine."""
+    own = [p.name.split(".")[:2] for p in load_settings().queries_dir.glob("*.*.sql")]
+    assert own, "no query has an engine's own text: nothing for this test to check"
+    duck = Duck(demo_plan)
+    for name, engine in own:
+        assert named(load_settings(), name, engine=engine) != named(load_settings(), name), name
+        assert duck.rows(name, engine) == duck.rows(name), name
 
 
 def test_the_rollup_merged_is_one_pass_over_the_events(demo_plan: Plan) -> None:

@@ -33,6 +33,12 @@ def test_a_named_query_is_given_its_dates_or_says_which_it_needs() -> None:
     assert "date '2026-11-20'" in sql and "{" not in sql and "session_id like 'r1-%'" in sql
 
 
+def test_a_query_file_of_an_engine_is_not_a_query_of_its_own() -> None:
+    with pytest.raises(QueryRefused, match=r"no query named 'days\.trino'") as refused:
+        named(load_settings(), "days.trino")
+    assert "days," in str(refused.value) and "days.trino" not in str(refused.value).split("known:")[1]
+
+
 def test_the_query_benchmark_times_every_query_the_report_runs_on_the_events() -> None:
     settings = load_settings()
     notebook = nbformat.read(settings.root / "notebooks" / "report.ipynb", as_version=4)  # type: ignore[no-untyped-call]

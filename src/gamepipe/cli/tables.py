@@ -33,7 +33,7 @@ def query(
             days[key] = date.fromisoformat(value)
         except ValueError:
             fail(f"--day {item!r}: give NAME=YYYY-MM-DD, e.g. change_day=2026-11-20")
-    text = q.named(s, sql[1:], days=days) if sql.startswith("@") else sql
+    text = q.named(s, sql[1:], days=days, engine="trino") if sql.startswith("@") else sql
     show_result(text.strip(), q.run(s, text))
 
 
