@@ -3,7 +3,8 @@
 -- events: the WAU is a running sum of +1 on a day of play and -1 when that day leaves the
 -- week (7 days on, or the player's next day of play if sooner), so no range join and no
 -- second read of the activity (Trino plans a CTE once per reference).
--- Trino runs days.trino.sql: the same answer without windows, faster there (docs/decisions.md).
+-- On Trino, queries/days.trino.sql stands for the part marked below: the same answer without
+-- windows, faster there (docs/decisions.md).
 -- From the rollup player_sessions (gamepipe/rollup.py), grouped again: its rows of one key may be partial.
 with activity as (
   select player_id, day, sum(revenue) as revenue
@@ -11,20 +12,22 @@ with activity as (
   where {run_filter} and day is not null
   group by 1, 2
 ),
+-- engine's own part begins
 marked as (
   select
     day,
     revenue,
-    min(day) over (partition by player_id) as first_day,
+    day = min(day) over (partition by player_id) as is_new,
     lead(day) over (partition by player_id order by day) as next_day
   from activity
 ),
+-- engine's own part ends
 steps as (
   select
     case when s.k = 0 then m.day
          else least(cast(m.day + interval '7' day as date), coalesce(m.next_day, cast(m.day + interval '7' day as date)))
     end as day,
-    s.k, m.day = m.first_day as is_new, m.revenue
+    s.k, m.is_new, m.revenue
   from marked m cross join (values (0), (1)) as s (k)
 ),
 per_day as (

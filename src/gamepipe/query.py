@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
 from gamepipe import hdfs
@@ -76,27 +75,42 @@ def named(
     days: Mapping[str, date] | None = None,
     engine: str | None = None,
 ) -> str:
-    """The text of `queries/<name>.sql` (or of `queries/<name>.<engine>.sql`, where an engine
-    has its own: docs/decisions.md says which and why), its `{run_filter}` limited to a load
-    run's rows and each `{name}` of `days` filled with that date (e.g. sword_rates.sql's
-    `{change_day}`)."""
+    """The text of `queries/<name>.sql` (with the engine's own text of its marked part, where
+    `queries/<name>.<engine>.sql` holds one: docs/decisions.md says which and why), its
+    `{run_filter}` limited to a load run's rows and each `{name}` of `days` filled with that
+    date (e.g. sword_rates.sql's `{change_day}`)."""
     path = settings.queries_dir / f"{name}.sql"
     if not path.exists() or "." in name:
         known = ", ".join(sorted(p.stem for p in settings.queries_dir.glob("*.sql") if "." not in p.stem))
         raise QueryRefused(f"no query named {name!r} in {settings.queries_dir}; known: {known}")
-    own = settings.queries_dir / f"{name}.{engine}.sql"
-    if engine and own.exists():
-        path = own
     if run is not None and not RUN_ID.match(run):
         raise QueryRefused(f"run id {run!r} is not of the form gamepipe load writes (e.g. 20261128-090422-s42)")
+    text = path.read_text()
+    own = settings.queries_dir / f"{name}.{engine}.sql"
+    if engine and own.exists():
+        text = with_part(text, own.read_text(), where=path.name)
     run_filter = f"session_id like '{run}-%'" if run else "1 = 1"
-    text = Path(path).read_text().replace("{run_filter}", run_filter)
+    text = text.replace("{run_filter}", run_filter)
     for key, day in (days or {}).items():
         text = text.replace(f"{{{key}}}", date.isoformat(day))  # a date, so nothing but digits and dashes
     missing = sorted(set(re.findall(r"\{([a-z_]+)\}", text)))
     if missing:
         raise QueryRefused(f"query {name!r} needs {', '.join(missing)}: a date each (e.g. --day change_day=2026-11-20)")
     return text
+
+
+# An engine's own text (queries/<name>.<engine>.sql) stands for the lines between these.
+PART_BEGINS, PART_ENDS = "-- engine's own part begins", "-- engine's own part ends"
+
+
+def with_part(shared: str, part: str, where: str) -> str:
+    """`shared` with the lines between its marks replaced by `part`."""
+    lines = shared.splitlines(keepends=True)
+    marks = [i for i, line in enumerate(lines) if line.strip() in (PART_BEGINS, PART_ENDS)]
+    if len(marks) != 2 or lines[marks[0]].strip() != PART_BEGINS:
+        raise QueryRefused(f"{where} has an engine's own text but not one part marked "
+                           f"'{PART_BEGINS}' ... '{PART_ENDS}' for it to stand for")  # fmt: skip
+    return "".join(lines[: marks[0]]) + part.rstrip("\n") + "\n" + "".join(lines[marks[1] + 1 :])
 
 
 RUN_ID = re.compile(r"^[A-Za-z0-9_.-]+$")

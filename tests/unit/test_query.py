@@ -39,6 +39,19 @@ def test_a_query_file_of_an_engine_is_not_a_query_of_its_own() -> None:
     assert "days," in str(refused.value) and "days.trino" not in str(refused.value).split("known:")[1]
 
 
+def test_an_engine_s_own_text_stands_for_the_marked_part_only() -> None:
+    begins, ends = query.PART_BEGINS, query.PART_ENDS
+    shared = f"with a as (select 1 as x),\n{begins}\nb as (select x from a),\n{ends}\nc as (select 2)\n"
+    assert query.with_part(shared, "b as (select x + 1 as x from a),\n", "q.sql") == (
+        "with a as (select 1 as x),\nb as (select x + 1 as x from a),\nc as (select 2)\n"
+    )
+    with pytest.raises(QueryRefused, match=r"q\.sql has an engine's own text but not one part marked"):
+        query.with_part(shared.replace(query.PART_ENDS, ""), "b as (select 3),\n", "q.sql")
+    trino = named(load_settings(), "days", engine="trino")
+    assert "unnest(p.days) with ordinality" in trino and " over (partition by player_id" not in trino
+    assert trino.count("steps as (") == 1 == named(load_settings(), "days").count("steps as (")
+
+
 def test_the_query_benchmark_times_every_query_the_report_runs_on_the_events() -> None:
     settings = load_settings()
     notebook = nbformat.read(settings.root / "notebooks" / "report.ipynb", as_version=4)  # type: ignore[no-untyped-call]
