@@ -107,7 +107,7 @@ def with_part(shared: str, part: str, where: str) -> str:
     """`shared` with the lines between its marks replaced by `part`."""
     lines = shared.splitlines(keepends=True)
     marks = [i for i, line in enumerate(lines) if line.strip() in (PART_BEGINS, PART_ENDS)]
-    if len(marks) != 2 or lines[marks[0]].strip() != PART_BEGINS:
+    if [lines[i].strip() for i in marks] != [PART_BEGINS, PART_ENDS]:
         raise QueryRefused(f"{where} has an engine's own text but not one part marked "
                            f"'{PART_BEGINS}' ... '{PART_ENDS}' for it to stand for")  # fmt: skip
     return "".join(lines[: marks[0]]) + part.rstrip("\n") + "\n" + "".join(lines[marks[1] + 1 :])

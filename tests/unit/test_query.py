@@ -47,6 +47,8 @@ def test_an_engine_s_own_text_stands_for_the_marked_part_only() -> None:
     )
     with pytest.raises(QueryRefused, match=r"q\.sql has an engine's own text but not one part marked"):
         query.with_part(shared.replace(query.PART_ENDS, ""), "b as (select 3),\n", "q.sql")
+    with pytest.raises(QueryRefused, match="not one part marked"):  # two beginnings are no part
+        query.with_part(shared.replace(query.PART_ENDS, query.PART_BEGINS), "b as (select 3),\n", "q.sql")
     trino = named(load_settings(), "days", engine="trino")
     assert "unnest(p.days) with ordinality" in trino and " over (partition by player_id" not in trino
     assert trino.count("steps as (") == 1 == named(load_settings(), "days").count("steps as (")
