@@ -1,11 +1,8 @@
 -- Purchases and revenue per game day and item (client time, UTC).
-select
-  cast(client_ts as date) as day,
-  event_type,
-  coalesce(sword_type, potion_type, shield_type) as item,
-  count(*) as purchases,
-  sum(price) as revenue
-from events
-where {run_filter} and price is not null and client_ts is not null
+-- From the rollup item_days (gamepipe/rollup.py), grouped again: its rows of one key may be partial.
+select day, event_type, item, sum(purchase_count) as purchases, sum(revenue) as revenue
+from item_days
+where {run_match} and day is not null
 group by 1, 2, 3
+having sum(purchase_count) > 0
 order by 1, 2, 3

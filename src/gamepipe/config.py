@@ -191,6 +191,9 @@ class StreamSettings(_Section):
     # Every valid event counted per player, session and day (gamepipe/rollup.py), which the
     # report's queries read (None: no such table, and those queries fail).
     rollup_table: str | None = "player_sessions"
+    # Every valid event counted per game day, event type, item and load run
+    # (gamepipe/rollup.py), which the report's per-day queries read (None: as rollup_table).
+    item_rollup_table: str | None = "item_days"
     # Kafka records that are not valid events, with the reason (None: dropped, counted).
     rejected_table: str | None = "rejected_events"
     # Compact, expire snapshots, remove orphans this many minutes after the last round

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from gamepipe import hdfs
 from gamepipe.config import Settings
 from gamepipe.errors import EngineUnavailable, QueryRefused
+from gamepipe.rollup import ITEM_DAYS, OF_RUN_BY_SESSION, RUN_FORM
 
 # The seed's four Presto queries, in the order the seed ran them.
 SEED_QUERIES: tuple[str, ...] = (
@@ -77,8 +78,9 @@ def named(
 ) -> str:
     """The text of `queries/<name>.sql` (with the engine's own text of its marked part, where
     `queries/<name>.<engine>.sql` holds one: docs/decisions.md says which and why), its
-    `{run_filter}` limited to a load run's rows and each `{name}` of `days` filled with that
-    date (e.g. sword_rates.sql's `{change_day}`)."""
+    `{run_filter}` limited to a load run's rows by their session ids (`{run_match}`: by a
+    rollup's `run` column, as item_days keeps it) and each `{name}` of `days` filled with
+    that date (e.g. sword_rates.sql's `{change_day}`)."""
     path = settings.queries_dir / f"{name}.sql"
     if not path.exists() or "." in name:
         known = ", ".join(sorted(p.stem for p in settings.queries_dir.glob("*.sql") if "." not in p.stem))
@@ -89,8 +91,9 @@ def named(
     own = settings.queries_dir / f"{name}.{engine}.sql"
     if engine and own.exists():
         text = with_part(text, own.read_text(), where=path.name)
-    run_filter = f"session_id like '{run}-%'" if run else "1 = 1"
-    text = text.replace("{run_filter}", run_filter)
+    run_filter = OF_RUN_BY_SESSION if run else "1 = 1"
+    run_match = ITEM_DAYS.of_run if run else "1 = 1"
+    text = text.replace("{run_filter}", run_filter.format(run=run)).replace("{run_match}", run_match.format(run=run))
     for key, day in (days or {}).items():
         text = text.replace(f"{{{key}}}", date.isoformat(day))  # a date, so nothing but digits and dashes
     missing = sorted(set(re.findall(r"\{([a-z_]+)\}", text)))
@@ -113,7 +116,7 @@ def with_part(shared: str, part: str, where: str) -> str:
     return "".join(lines[: marks[0]]) + part.rstrip("\n") + "\n" + "".join(lines[marks[1] + 1 :])
 
 
-RUN_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+RUN_ID = re.compile(f"^{RUN_FORM}$")
 
 
 class DuckDB:

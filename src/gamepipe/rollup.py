@@ -1,13 +1,19 @@
-"""The rollup `player_sessions`: one row per received day, player, session and client day,
-with the counts, revenue and first/last times the report's queries need.
+"""The rollups: tables of counts the stream keeps beside the events, which the report's
+queries read instead of the events.
+
+- `player_sessions`: one row per received day, player, session and client day, with the
+  counts, revenue and first/last times the per-player queries need.
+- `item_days`: one row per received day, load run, client day, event type and item, with
+  the events, purchases and revenue the per-day queries need (a few hundred rows where
+  the events are millions).
 
 In: rows of the events table (or a micro-batch's valid events). Out: SQL expressions, one
-definition read three ways: grouping events into rollup rows (the stream, per micro-batch;
-the query benchmark's writer; the unit tests on DuckDB), and merging rollup rows of the
-same key into one (table care, for the received days that are over). Every aggregate is a
-count, sum, min or max, so rows of one key merge into what one pass over their events
-gives, and a query over the rollup groups again as it would over events. The
-expressions are plain SQL that Spark and DuckDB read alike. Pure: no I/O.
+definition per rollup read three ways: grouping events into rollup rows (the stream, per
+micro-batch; the query benchmark's writer; the unit tests on DuckDB), and merging rollup
+rows of the same key into one (table care, for the received days that are over). Every
+aggregate is a count, sum, min or max, so rows of one key merge into what one pass over
+their events gives, and a query over a rollup groups again as it would over events. The
+expressions are plain SQL that Spark, DuckDB and Trino read alike. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -23,48 +29,81 @@ class Column:
     merged: str = ""  # an aggregate's value over rollup rows of one key
 
 
-# The key. A micro-batch writes a row per key it holds; rows of one key from several
-# batches are merged by table care once their received day is over (stream/maintain.py).
-KEY = (
-    Column("received_day", "date", "cast(received_at as date)"),
-    Column("player_id", "string", "player_id"),
-    Column("session_id", "string", "session_id"),
-    Column("day", "date", "cast(client_ts as date)"),  # game time; null when the client sent none
+@dataclass(frozen=True)
+class Rollup:
+    """A rollup's key and measures. A micro-batch writes a row per key it holds; rows of one
+    key from several batches are merged by table care once their received day is over
+    (stream/maintain.py)."""
+
+    key: tuple[Column, ...]
+    measures: tuple[Column, ...]
+    of_run: str  # the condition a load run's rows meet, `{run}` its id (verify; query.named)
+
+    def table_columns(self) -> list[tuple[str, str]]:
+        """(name, logical type) of every column of the rollup table."""
+        return [(c.name, c.kind) for c in self.key + self.measures]
+
+    def grouping_sql(self, source: str) -> str:
+        """The rollup rows of the events in `source` (a table or view)."""
+        keys = ", ".join(f"{c.of_events} as {c.name}" for c in self.key)
+        measures = ", ".join(f"{c.of_events} as {c.name}" for c in self.measures)
+        return f"select {keys}, {measures} from {source} group by {', '.join(c.of_events for c in self.key)}"
+
+    def merging_sql(self, source: str) -> str:
+        """The rows of `source` (rollup rows), one per key."""
+        keys = ", ".join(c.name for c in self.key)
+        measures = ", ".join(f"{c.merged} as {c.name}" for c in self.measures)
+        return f"select {keys}, {measures} from {source} group by {keys}"
+
+
+# A load run's id as `gamepipe load` makes it (gamepipe/load/game.py `run_id`, e.g.
+# 20261128-090422-s42); its sessions' ids begin with it and a dash. No backslash: the
+# pattern is a string literal in Spark's SQL, which reads backslashes as escapes.
+RUN_FORM = "[0-9]{8}-[0-9]{6}-s[0-9]+"
+# A load run's rows of a table with session ids (events, routed tables, player_sessions).
+OF_RUN_BY_SESSION = "session_id like '{run}-%'"
+
+RECEIVED_DAY = Column("received_day", "date", "cast(received_at as date)")  # the partition
+DAY = Column("day", "date", "cast(client_ts as date)")  # game time; null when the client sent none
+EVENT_COUNT = Column("event_count", "long", "count(*)", "sum(event_count)")
+PURCHASE_COUNT = Column("purchase_count", "long", "count(price)", "sum(purchase_count)")
+# null when no event of the key has a price, as sum(price) over its events is
+REVENUE = Column(
+    "revenue", "decimal(18,2)", "cast(sum(price) as decimal(18, 2))", "cast(sum(revenue) as decimal(18, 2))"
 )
+
 _WHEN_SWORD = "case when event_type = 'purchase_sword'"
 _WHEN_JOIN = "case when event_type = 'join_guild'"
 _WHEN_VISIT = "case when event_type = 'default'"
 _WHEN_PAID = "case when price is not null"
-MEASURES = (
-    Column("event_count", "long", "count(*)", "sum(event_count)"),
-    Column("purchase_count", "long", "count(price)", "sum(purchase_count)"),
-    # null when no event of the key has a price, as sum(price) over its events is
-    Column("revenue", "decimal(18,2)", "cast(sum(price) as decimal(18, 2))", "cast(sum(revenue) as decimal(18, 2))"),
-    Column("sword_count", "long", f"count({_WHEN_SWORD} then 1 end)", "sum(sword_count)"),
-    Column("join_count", "long", f"count({_WHEN_JOIN} then 1 end)", "sum(join_count)"),
-    Column("first_at", "timestamp", "min(client_ts)", "min(first_at)"),
-    Column("last_at", "timestamp", "max(client_ts)", "max(last_at)"),
-    Column("first_visit_at", "timestamp", f"min({_WHEN_VISIT} then client_ts end)", "min(first_visit_at)"),
-    Column("first_purchase_at", "timestamp", f"min({_WHEN_PAID} then client_ts end)", "min(first_purchase_at)"),
-    Column("last_join_at", "timestamp", f"max({_WHEN_JOIN} then client_ts end)", "max(last_join_at)"),
+PLAYER_SESSIONS = Rollup(
+    key=(RECEIVED_DAY, Column("player_id", "string", "player_id"), Column("session_id", "string", "session_id"), DAY),
+    measures=(
+        EVENT_COUNT,
+        PURCHASE_COUNT,
+        REVENUE,
+        Column("sword_count", "long", f"count({_WHEN_SWORD} then 1 end)", "sum(sword_count)"),
+        Column("join_count", "long", f"count({_WHEN_JOIN} then 1 end)", "sum(join_count)"),
+        Column("first_at", "timestamp", "min(client_ts)", "min(first_at)"),
+        Column("last_at", "timestamp", "max(client_ts)", "max(last_at)"),
+        Column("first_visit_at", "timestamp", f"min({_WHEN_VISIT} then client_ts end)", "min(first_visit_at)"),
+        Column("first_purchase_at", "timestamp", f"min({_WHEN_PAID} then client_ts end)", "min(first_purchase_at)"),
+        Column("last_join_at", "timestamp", f"max({_WHEN_JOIN} then client_ts end)", "max(last_join_at)"),
+    ),
+    of_run=OF_RUN_BY_SESSION,
 )
-COLUMNS = KEY + MEASURES
 
-
-def table_columns() -> list[tuple[str, str]]:
-    """(name, logical type) of every column of the rollup table."""
-    return [(c.name, c.kind) for c in COLUMNS]
-
-
-def grouping_sql(source: str) -> str:
-    """The rollup rows of the events in `source` (a table or view)."""
-    keys = ", ".join(f"{c.of_events} as {c.name}" for c in KEY)
-    measures = ", ".join(f"{c.of_events} as {c.name}" for c in MEASURES)
-    return f"select {keys}, {measures} from {source} group by {', '.join(c.of_events for c in KEY)}"
-
-
-def merging_sql(source: str) -> str:
-    """The rows of `source` (rollup rows), one per key."""
-    keys = ", ".join(c.name for c in KEY)
-    measures = ", ".join(f"{c.merged} as {c.name}" for c in MEASURES)
-    return f"select {keys}, {measures} from {source} group by {keys}"
+ITEM_DAYS = Rollup(
+    key=(
+        RECEIVED_DAY,
+        # the load run whose session it was ('' for every other session), so a run's
+        # report and `verify` find its rows here as they do by session_id elsewhere
+        Column("run", "string", f"regexp_extract(session_id, '^({RUN_FORM})-', 1)"),
+        DAY,
+        Column("event_type", "string", "event_type"),
+        # what was bought: the sword, potion or shield type (null for other events)
+        Column("item", "string", "coalesce(sword_type, potion_type, shield_type)"),
+    ),
+    measures=(EVENT_COUNT, PURCHASE_COUNT, REVENUE),
+    of_run="run = '{run}'",
+)

@@ -1,9 +1,9 @@
 """The tables the stream writes: one list, from which everything else derives.
 
 In: `stream.routes` (event type -> table), `stream.all_events_table`,
-`stream.rollup_table`, `stream.rejected_table`. Out: `Table`s, in that order: each one's
-name, role, the event type a routed table holds, its partition column and (given the
-contract) its columns.
+`stream.rollup_table`, `stream.item_rollup_table`, `stream.rejected_table`. Out: `Table`s,
+in that order: each one's name, role, the event type a routed table holds or the rollup a
+rollup table keeps, its partition column and (given the contract) its columns.
 The stream's DDL, routing and row counts, table care, `status`, `verify`, the demo and
 the query engines all read this list; none enumerates the tables itself. Pure: no I/O.
 """
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from gamepipe import rollup
 from gamepipe.events import REJECTED_COLUMNS, Contract
+from gamepipe.rollup import ITEM_DAYS, PLAYER_SESSIONS, Rollup
 
 if TYPE_CHECKING:
     from gamepipe.config import StreamSettings
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 class Role(StrEnum):
     ROUTED = "routed"  # the valid events of one type
     ALL_EVENTS = "all events"  # every valid event
-    ROLLUP = "rollup"  # every valid event, counted per player, session and day (gamepipe/rollup.py)
+    ROLLUP = "rollup"  # every valid event, counted per the key of its rollup (gamepipe/rollup.py)
     REJECTED = "rejected"  # the Kafka records that are not valid events (dead letters)
 
 
@@ -33,6 +33,7 @@ class Table:
     name: str
     role: Role
     event_type: str | None = None  # the type a ROUTED table holds
+    rollup: Rollup | None = None  # the rollup a ROLLUP table keeps
 
     @property
     def day_column(self) -> str:
@@ -51,18 +52,20 @@ class Table:
         """(name, logical type) of every column, from the contract."""
         if self.role is Role.REJECTED:
             return list(REJECTED_COLUMNS)
-        if self.role is Role.ROLLUP:
-            return rollup.table_columns()
+        if self.rollup is not None:
+            return self.rollup.table_columns()
         return contract.table_columns(self.event_type)
 
 
 def stream_tables(stream: StreamSettings) -> tuple[Table, ...]:
-    """Routed tables (in `routes` order), then all events, the rollup, dead letters, each if set."""
+    """Routed tables (in `routes` order), then all events, the rollups, dead letters, each if set."""
     out = [Table(name, Role.ROUTED, event_type) for event_type, name in stream.routes.items()]
     if stream.all_events_table:
         out.append(Table(stream.all_events_table, Role.ALL_EVENTS))
     if stream.rollup_table:
-        out.append(Table(stream.rollup_table, Role.ROLLUP))
+        out.append(Table(stream.rollup_table, Role.ROLLUP, rollup=PLAYER_SESSIONS))
+    if stream.item_rollup_table:
+        out.append(Table(stream.item_rollup_table, Role.ROLLUP, rollup=ITEM_DAYS))
     if stream.rejected_table:
         out.append(Table(stream.rejected_table, Role.REJECTED))
     return tuple(out)

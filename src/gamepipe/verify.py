@@ -2,12 +2,13 @@
 
 In: the run's `Manifest` (`var/runs/<run>/manifest.json`). Out: a list of `Check`s
 (what, expected, found); the command prints them and exits non-zero on any mismatch.
-A run's rows are found by their `session_id` prefix (`<run>-`). Checked: every request
+A run's rows are found by their `session_id` prefix (`<run>-`), a rollup's by its own
+condition (gamepipe/rollup.py: item_days keeps the run). Checked: every request
 answered exactly as planned (200 for valid traffic, 400 / 413 for the injected faults,
 after retries of 503s); every accepted event landed exactly once in the all-events table
 (duplicates sent collapsed), per event type, revenue to the cent, events per day of
 `client_ts` (game time, and the late client times of the faults, kept); each routed
-table's rows, each event id once, per sword type and guild; the rollup's events, revenue
+table's rows, each event id once, per sword type and guild; each rollup's events, revenue
 and events per client day, as the all-events table's; none of the run's events among
 the dead letters. Tables that configuration turns off are not
 checked. Reads settings: trino.*, stream.*.
@@ -23,6 +24,7 @@ from typing import Any
 from gamepipe import query
 from gamepipe.config import Settings
 from gamepipe.manifest import VERIFIED, Manifest, Verified, run_dir
+from gamepipe.rollup import OF_RUN_BY_SESSION
 from gamepipe.tables import Role, stream_tables
 
 
@@ -50,7 +52,7 @@ def _once(settings: Settings, table: str, where: str) -> tuple[int, int]:
 
 def checks(settings: Settings, manifest: Manifest) -> list[Check]:
     truth = manifest.truth
-    where = f"session_id like '{manifest.run_id}-%'"
+    where = OF_RUN_BY_SESSION.format(run=manifest.run_id)
     req = manifest.requests
     out = [Check("requests answered as expected", req.sent, req.answered_as_expected)]
     for table in stream_tables(settings.stream):
@@ -78,12 +80,13 @@ def checks(settings: Settings, manifest: Manifest) -> list[Check]:
             if table.event_type == "join_guild":
                 guilds = _grouped(settings, f"select guild_name, count(*) from {name} where {where} group by 1")
                 out.append(Check(f"{name}: by guild_name", truth.guild_joins, guilds))
-        elif table.role is Role.ROLLUP:  # the events it counts: each once, per day, to the cent
-            counted = query.run(settings, f"select sum(event_count), sum(revenue) from {name} where {where}").rows[0]
+        elif table.rollup is not None:  # the events it counts: each once, per day, to the cent
+            of_run = table.rollup.of_run.format(run=manifest.run_id)
+            counted = query.run(settings, f"select sum(event_count), sum(revenue) from {name} where {of_run}").rows[0]
             out.append(Check(f"{name}: events counted", truth.events, int(counted[0] or 0)))
             out.append(Check(f"{name}: revenue", truth.revenue, Decimal(counted[1] or 0)))
             if truth.client_days:
-                days = _grouped(settings, f"select day, sum(event_count) from {name} where {where} "
+                days = _grouped(settings, f"select day, sum(event_count) from {name} where {of_run} "
                                 "and day is not null group by 1")  # fmt: skip
                 out.append(Check(f"{name}: events per client_ts day", truth.client_days, days))
         else:

@@ -101,21 +101,27 @@ def test_maintain_merges_the_rollups_rows_of_a_day_that_is_over(stack: Settings)
     partials = [(1, 0, "null", 0, "10:00:00", "10:05:00"), (2, 1, "4.99", 1, "10:01:00", "10:20:00"),
                 (3, 2, "1.50", 0, "09:59:00", "10:02:00")]  # fmt: skip
     insert_partials(stack, session, day, partials)
+    # and item_days: two partial rows of one key (a run of its own) on that day
+    item_key = f"date '{day}', '{session}', date '{day}', 'purchase_sword', 'iron'"
+    for events, paid, revenue in ((2, 1, "4.99"), (3, 3, "14.97")):
+        query.run(stack, f"insert into item_days values ({item_key}, {events}, {paid}, {revenue})")
     today = query.run(stack, "select count(*) from player_sessions where received_day = current_date").scalar()
 
     cli = Path(sys.executable).parent / "gamepipe"
     result = subprocess.run(
-        [str(cli), "maintain", "--table", "player_sessions", "--json"],
+        [str(cli), "maintain", "--table", "player_sessions", "--table", "item_days", "--json"],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert set(json.loads(result.stdout)) == {"player_sessions"}
+    assert set(json.loads(result.stdout)) == {"player_sessions", "item_days"}
     # Merged by this call, or by a round the stream scheduled meanwhile (the same code, so
     # the call may find nothing left to merge): the key's partial rows are one row now.
     base = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
     assert merged_rows(stack, session) == [
         (6, 3, Decimal("6.49"), 1, None, base + 9 * 3600 + 59 * 60, base + 10 * 3600 + 20 * 60)
     ]
+    items = f"select event_count, purchase_count, revenue from item_days where run = '{session}'"
+    assert query.run(stack, items).rows == [(5, 4, Decimal("19.96"))]
     after = query.run(stack, "select count(*) from player_sessions where received_day = current_date").scalar()
     assert after >= today, "today's rows are the stream's to add to, not merged"
 
@@ -129,6 +135,7 @@ from datetime import date
 from gamepipe import query
 from gamepipe.config import load_settings
 from gamepipe.errors import RollupConflict
+from gamepipe.rollup import PLAYER_SESSIONS
 from gamepipe.stream.maintain import CARE_MASTER, commit_merge, merge_rollup, plan_merge
 from gamepipe.stream.session import build_session
 from tests.e2e.test_maintain import insert_partials
@@ -137,7 +144,7 @@ session, day, late = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 settings = load_settings()
 name = f"{settings.catalog.name}.{settings.catalog.namespace}.player_sessions"
 spark = build_session(settings, "gamepipe-test-merge", master=CARE_MASTER, memory="1g")
-plan = plan_merge(spark, name, date.today())
+plan = plan_merge(spark, name, PLAYER_SESSIONS, date.today())
 insert_partials(settings, session, day, [tuple(late)])
 try:
     commit_merge(spark, plan)
@@ -145,7 +152,7 @@ try:
 except RollupConflict as conflict:
     refused = str(conflict)
 rows = query.count(settings, "player_sessions", f"session_id = '{session}'")
-again = merge_rollup(spark, name, date.today())
+again = merge_rollup(spark, name, PLAYER_SESSIONS, date.today())
 print(json.dumps({"planned": [str(d) for d in plan.days], "refused": refused, "rows": rows,
                   "merged": [str(d) for d in again]}))
 """

@@ -32,13 +32,14 @@ def test_a_copy_with_another_var_dir_derives_its_own_paths(tmp_path: Path) -> No
     assert other.warehouse == (tmp_path / "warehouse").resolve().as_uri()
 
 
-def test_stream_tables_are_routes_then_all_events_then_the_rollup_then_dead_letters() -> None:
+def test_stream_tables_are_routes_then_all_events_then_the_rollups_then_dead_letters() -> None:
     st = load_settings().stream
-    assert st.tables == [*st.routes.values(), "events", "player_sessions", "rejected_events"]
+    assert st.tables == [*st.routes.values(), "events", "player_sessions", "item_days", "rejected_events"]
     off = st.model_copy(update={"rejected_table": None, "rollup_table": None})
-    assert off.tables == [*st.routes.values(), "events"]
+    assert off.tables == [*st.routes.values(), "events", "item_days"]
+    assert off.model_copy(update={"item_rollup_table": None}).tables == [*st.routes.values(), "events"]
     roles = [t.role for t in stream_tables(st)]
-    assert roles == [Role.ROUTED] * len(st.routes) + [Role.ALL_EVENTS, Role.ROLLUP, Role.REJECTED]
+    assert roles == [Role.ROUTED] * len(st.routes) + [Role.ALL_EVENTS, Role.ROLLUP, Role.ROLLUP, Role.REJECTED]
 
 
 def test_a_batch_limit_that_is_not_positive_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:

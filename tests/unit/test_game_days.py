@@ -22,6 +22,7 @@ from gamepipe.report import weighted_median
 from gamepipe.simulate import NO_EFFECT, PLANTED, Plan, plan
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
+RUN = "20261101-000000-s42"  # a load run's id, of the form gamepipe load makes (rollup.RUN_FORM)
 BATCHES = 3  # the rollup's events split over this many micro-batches, so its rows of a key are partial
 
 
@@ -50,11 +51,12 @@ class Duck:
         self.con = duckdb.connect()
         self.con.execute("set TimeZone = 'UTC'")
         self.con.register("events", events_table(the_plan.events))
-        # The rollup as the stream writes it: one row per key of each of several batches.
+        # The rollups as the stream writes them: one row per key of each of several batches.
         batch = "(select * from events where hash(session_id, client_ts) % {n} = {i})"
         batches = [batch.format(n=BATCHES, i=i) for i in range(BATCHES)]
-        parts = " union all ".join(rollup.grouping_sql(b) for b in batches)
-        self.con.execute(f"create view player_sessions as {parts}")
+        for name, kept in (("player_sessions", rollup.PLAYER_SESSIONS), ("item_days", rollup.ITEM_DAYS)):
+            parts = " union all ".join(kept.grouping_sql(b) for b in batches)
+            self.con.execute(f"create view {name} as {parts}")
         self.run_id = the_plan.run_id
 
     def rows(self, name: str, engine: str | None = None, **days: date) -> list[tuple[Any, ...]]:
@@ -70,7 +72,7 @@ class Duck:
 
 @pytest.fixture(scope="module")
 def demo_plan() -> Plan:
-    return plan(42, 500, 20_000, run_id="r42", start=START)
+    return plan(42, 500, 20_000, run_id=RUN, start=START)
 
 
 def test_the_population_lives_its_game_days(demo_plan: Plan) -> None:
@@ -113,16 +115,20 @@ def test_a_query_of_an_engine_of_its_own_returns_what_the_shared_text_returns(de
         assert duck.rows(name, engine) == duck.rows(name), name
 
 
-def test_the_rollup_merged_is_one_pass_over_the_events(demo_plan: Plan) -> None:
+@pytest.mark.parametrize("name", ["player_sessions", "item_days"])
+def test_the_rollup_merged_is_one_pass_over_the_events(demo_plan: Plan, name: str) -> None:
     """Partial rollup rows of a key, merged as table care merges them, are the row one pass
     over the key's events gives; the queries over the rollup read the same totals as over
     the events."""
     duck = Duck(demo_plan)
-    one_pass = duck.con.execute(rollup.grouping_sql("events")).fetchall()
-    merged = duck.con.execute(rollup.merging_sql("player_sessions")).fetchall()
+    kept = {"player_sessions": rollup.PLAYER_SESSIONS, "item_days": rollup.ITEM_DAYS}[name]
+    one_pass = duck.con.execute(kept.grouping_sql("events")).fetchall()
+    merged = duck.con.execute(kept.merging_sql(name)).fetchall()
     assert set(merged) == set(one_pass) and len(merged) == len(one_pass)
-    [(partial_rows,)] = duck.con.execute("select count(*) from player_sessions").fetchall()
+    [(partial_rows,)] = duck.con.execute(f"select count(*) from {name}").fetchall()
     assert partial_rows > len(one_pass), "the batches split some keys, so merging had work to do"
+    runs = {row[1] for row in one_pass} if name == "item_days" else {RUN}
+    assert runs == {RUN}, "item_days keeps the run of each session"
     [(events, players, revenue)] = duck.con.execute(
         "select count(*), count(distinct player_id), sum(price) from events"
     ).fetchall()
@@ -138,7 +144,7 @@ def test_newcombe_matches_the_published_example() -> None:
 
 @pytest.mark.parametrize("planted", [PLANTED, NO_EFFECT], ids=["planted", "no effect"])
 def test_each_planted_effect_is_found_and_none_where_none_was_planted(planted: Any) -> None:
-    the_plan = plan(3, 2000, 80_000, run_id="r3", start=START, effects=planted)
+    the_plan = plan(3, 2000, 80_000, run_id="20261101-000000-s3", start=START, effects=planted)
     duck = Duck(the_plan)
     last_day = max(kpis.at(e) for e in the_plan.events).date()
     guild = effects.guild_retention(duck.frame("guild_retention"), last_day)

@@ -28,9 +28,12 @@ def test_a_query_with_trino_down_says_to_start_the_stack() -> None:
 def test_a_named_query_is_given_its_dates_or_says_which_it_needs() -> None:
     settings = load_settings()
     with pytest.raises(QueryRefused, match="needs change_day"):
-        named(settings, "sword_rates", "r1")
-    sql = named(settings, "sword_rates", "r1", {"change_day": date(2026, 11, 20)})
-    assert "date '2026-11-20'" in sql and "{" not in sql and "session_id like 'r1-%'" in sql
+        named(settings, "sword_rates", "20261101-000000-s1")
+    sql = named(settings, "sword_rates", "20261101-000000-s1", {"change_day": date(2026, 11, 20)})
+    assert "date '2026-11-20'" in sql and "{" not in sql and "session_id like '20261101-000000-s1-%'" in sql
+    assert "run = '20261101-000000-s1'" in named(settings, "revenue_by_day", "20261101-000000-s1")
+    with pytest.raises(QueryRefused, match="not of the form gamepipe load writes"):
+        named(settings, "revenue_by_day", "r1")
 
 
 def test_a_query_file_of_an_engine_is_not_a_query_of_its_own() -> None:
@@ -59,7 +62,7 @@ def test_the_query_benchmark_times_every_query_the_report_runs_on_the_events() -
     notebook = nbformat.read(settings.root / "notebooks" / "report.ipynb", as_version=4)  # type: ignore[no-untyped-call]
     code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
     used = set(re.findall(r'df\("([a-z_]+)"', code)) | ({"headline"} if "report.headline()" in code else set())
-    tables = r"\bfrom (events|sword_purchases|join_guilds|player_sessions)\b"
+    tables = r"\bfrom (events|sword_purchases|join_guilds|player_sessions|item_days)\b"
     on_events = {n for n in used if re.search(tables, (settings.queries_dir / f"{n}.sql").read_text())}
     assert on_events == set(REPORT)
 

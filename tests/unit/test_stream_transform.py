@@ -77,8 +77,8 @@ def test_invalid_records_are_rejected_with_their_reason(spark: SparkSession, con
 
 
 def test_duplicates_collapse_and_routing_keeps_table_columns(spark: SparkSession, contract: Contract) -> None:
-    sword = event("purchase_sword", price=1.5)
-    guild = event("join_guild", guild_name="Knights")
+    sword = event("purchase_sword", price=1.5, sword_type="iron", session_id="20261128-080000-s7-p1-1")
+    guild = event("join_guild", guild_name="Knights", session_id="5f0c-11ee-9a3b")  # no load run's
     values = [json.dumps(e).encode() for e in (sword, sword, sword, guild)]
     values += [b"not json", b"not json"]  # rejected records are never collapsed
     rows = deduplicate(parse(kafka_rows(spark, values), contract))
@@ -94,10 +94,18 @@ def test_duplicates_collapse_and_routing_keeps_table_columns(spark: SparkSession
     assert sorted(r.event_type for r in everything.collect()) == ["join_guild", "purchase_sword"]
     assert tables["rejected_events"].count() == 2
     kinds = {"purchase_sword": 1, "join_guild": 1, None: 2}
-    per_table = {"sword_purchases": 1, "join_guilds": 1, "events": 2, "player_sessions": 2, "rejected_events": 2}
+    per_table = {"sword_purchases": 1, "join_guilds": 1, "events": 2, "player_sessions": 2, "item_days": 2,
+                 "rejected_events": 2}  # fmt: skip
     assert router.rows_per_table(kinds) == per_table
     sessions = tables["player_sessions"]
-    assert sessions.columns == [name for name, _ in rollup.table_columns()]
+    assert sessions.columns == [name for name, _ in rollup.PLAYER_SESSIONS.table_columns()]
+    items = tables["item_days"]
+    assert items.columns == [name for name, _ in rollup.ITEM_DAYS.table_columns()]
+    by_type = {r.event_type: r for r in items.collect()}
+    assert sorted(by_type) == ["join_guild", "purchase_sword"] and by_type["join_guild"].item is None
+    assert by_type["purchase_sword"].purchase_count == 1 and by_type["join_guild"].purchase_count == 0
+    assert (by_type["purchase_sword"].item, by_type["purchase_sword"].run) == ("iron", "20261128-080000-s7")
+    assert by_type["join_guild"].run == "", "a session no load run made belongs to none"
     rolled = sessions.collect()
     assert sum(r.event_count for r in rolled) == 2 and {r.event_count for r in rolled} <= {1, 2}
     assert sum(r.sword_count for r in rolled) == 1 and sum(r.join_count for r in rolled) == 1

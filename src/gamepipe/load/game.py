@@ -82,6 +82,7 @@ class Answer:
 
 
 def run_id(seed: int) -> str:
+    """Of the form gamepipe/rollup.py's RUN_FORM, by which queries and item_days find a run."""
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-s{seed}"
 
 

@@ -1,7 +1,7 @@
-"""Table care: merge the rollup's rows, compact small files, expire old snapshots, remove orphan files.
+"""Table care: merge the rollups' rows, compact small files, expire old snapshots, remove orphan files.
 
 Streaming commits a few files per table every trigger; left alone, an hour leaves
-thousands of small files per partition and every query opens them all. The rollup
+thousands of small files per partition and every query opens them all. A rollup
 (gamepipe/rollup.py) gets a row per key from every micro-batch that holds the key; once a
 received day is over, its rows are merged into one per key (`merge_rollup`). In: a Spark
 session with the Iceberg catalog. Out: per table, what each Iceberg procedure did.
@@ -27,12 +27,12 @@ from datetime import UTC, date, datetime, timedelta
 from pydantic import TypeAdapter
 from pyspark.sql import SparkSession
 
-from gamepipe import rollup
 from gamepipe.config import SETTINGS_FILE, Settings
 from gamepipe.errors import CareFailed, RollupConflict
+from gamepipe.rollup import Rollup
 from gamepipe.stream.catalog import BATCH_ID
 from gamepipe.stream.status import CareStatus, TableCareReport
-from gamepipe.tables import Role, stream_tables
+from gamepipe.tables import stream_tables
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +87,12 @@ class RollupMerge:
     """The received days of a rollup to merge, as read at `snapshot`."""
 
     name: str
+    rollup: Rollup
     snapshot: int
     days: list[date]
 
 
-def plan_merge(spark: SparkSession, name: str, before: date) -> RollupMerge | None:
+def plan_merge(spark: SparkSession, name: str, kept: Rollup, before: date) -> RollupMerge | None:
     """The received days before `before` that changed since they were last merged (their
     partition's last snapshot is not a merge), at the table's current snapshot."""
     current = spark.sql(f"SELECT snapshot_id FROM {name}.snapshots ORDER BY committed_at DESC LIMIT 1").first()
@@ -106,7 +107,7 @@ def plan_merge(spark: SparkSession, name: str, before: date) -> RollupMerge | No
         f"VERSION AS OF {snapshot}"
     ).collect()
     days = sorted(r["day"] for r in partitions if r["day"] is not None and r["day"] < before and r["by"] not in merged)
-    return RollupMerge(name, snapshot, days) if days else None
+    return RollupMerge(name, kept, snapshot, days) if days else None
 
 
 def commit_merge(spark: SparkSession, plan: RollupMerge) -> None:
@@ -119,7 +120,7 @@ def commit_merge(spark: SparkSession, plan: RollupMerge) -> None:
     rows.createOrReplaceTempView("gamepipe_rollup_rows")
     try:
         (
-            spark.sql(rollup.merging_sql("gamepipe_rollup_rows"))
+            spark.sql(plan.rollup.merging_sql("gamepipe_rollup_rows"))
             .writeTo(plan.name)
             .option("isolation-level", "serializable")
             .option("validate-from-snapshot-id", str(plan.snapshot))
@@ -135,11 +136,11 @@ def commit_merge(spark: SparkSession, plan: RollupMerge) -> None:
         ) from None
 
 
-def merge_rollup(spark: SparkSession, name: str, before: date) -> list[date]:
+def merge_rollup(spark: SparkSession, name: str, kept: Rollup, before: date) -> list[date]:
     """Merge the rollup's rows into one per key in each received day before `before` that
     changed since it was last merged; the days merged. Nothing is lost or counted twice:
     either the commit holds every row of those days, or RollupConflict and nothing."""
-    plan = plan_merge(spark, name, before)
+    plan = plan_merge(spark, name, kept, before)
     if plan is None:
         return []
     commit_merge(spark, plan)
@@ -167,13 +168,13 @@ def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None =
     keep_since = now - timedelta(minutes=settings.stream.keep_snapshots_minutes)
     orphan_before = (now - ORPHANS_OLDER_THAN).strftime("%Y-%m-%d %H:%M:%S")
     report: dict[str, TableCareReport] = {}
-    rollups = {t.name for t in stream_tables(settings.stream) if t.role is Role.ROLLUP}
+    rollups = {t.name: t.rollup for t in stream_tables(settings.stream) if t.rollup is not None}
     for table in tables or settings.stream.tables:
         ident = f"{namespace}.{table}"
         merged: list[date] = []
         if table in rollups:
             try:
-                merged = merge_rollup(spark, f"{catalog}.{ident}", now.date())
+                merged = merge_rollup(spark, f"{catalog}.{ident}", rollups[table], now.date())
             except RollupConflict as conflict:
                 log.warning("%s", conflict)
         expire_before = expiry_bound(spark, f"{catalog}.{ident}", keep_since).strftime("%Y-%m-%d %H:%M:%S.%f")

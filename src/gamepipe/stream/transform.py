@@ -2,7 +2,7 @@
 
 In: the Kafka source's rows (`value` bytes, `timestamp`, `topic`, `partition`,
 `offset`). Out: one DataFrame per table (`Router.outputs`): each routed event type's, all
-valid events, their rollup rows (gamepipe/rollup.py), and the rejected records with their
+valid events, each rollup's rows (gamepipe/rollup.py), and the rejected records with their
 reason. Parsing uses Spark's own `from_json` with the schema derived from `schemas/`; no
 Python UDF.
 
@@ -37,9 +37,9 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from gamepipe import rollup
 from gamepipe.config import StreamSettings
 from gamepipe.events import Contract
+from gamepipe.rollup import Column as RollupColumn
 from gamepipe.tables import Role, rows_per_table, stream_tables
 
 _SIMPLE: dict[str, DataType] = {
@@ -190,14 +190,17 @@ class Router:
         self.tables = stream_tables(settings)
         # table -> (which of the batch's rows: None for every valid one, its columns)
         self._outputs: dict[str, tuple[Column | None, list[Column]]] = {}
-        self._rollup_key = [F.expr(c.of_events).alias(c.name) for c in rollup.KEY]
-        self._rollup_measures = [F.expr(c.of_events).alias(c.name) for c in rollup.MEASURES]
+        # rollup table -> its key and measures over the events
+        self._rollups: dict[str, tuple[list[Column], list[Column]]] = {}
         for table in self.tables:
             if table.role is Role.ROUTED:
                 which = F.col("event_type") == F.lit(table.event_type)
                 self._outputs[table.name] = (which, route_columns(contract, table.event_type))
             elif table.role in (Role.ALL_EVENTS, Role.ROLLUP):
                 self._outputs[table.name] = (None, route_columns(contract, None))
+                if table.rollup is not None:
+                    key, measures = table.rollup.key, table.rollup.measures
+                    self._rollups[table.name] = (over_events(key), over_events(measures))
             else:
                 self._outputs[table.name] = (~is_valid(), rejected_columns())
 
@@ -209,15 +212,21 @@ class Router:
             which, columns = self._outputs[table.name]
             source = rows if table.role is Role.REJECTED else valid
             rows_of = (source if which is None else source.where(which)).select(*columns)
-            if table.role is Role.ROLLUP:
-                rows_of = rows_of.groupBy(*self._rollup_key).agg(*self._rollup_measures)
+            if table.name in self._rollups:
+                key, measures = self._rollups[table.name]
+                rows_of = rows_of.groupBy(*key).agg(*measures)
             out[table.name] = rows_of
         return out
 
     def rows_per_table(self, by_kind: Mapping[str | None, int]) -> dict[str, int]:
         """How many rows each table of `outputs` gets, from the rows per event type (None:
-        rejected records); the rollup's figure is the events it counts."""
+        rejected records); a rollup's figure is the events it counts."""
         return rows_per_table(self.tables, dict(by_kind))
+
+
+def over_events(columns: tuple[RollupColumn, ...]) -> list[Column]:
+    """A rollup's columns as Spark expressions over the events."""
+    return [F.expr(c.of_events).alias(c.name) for c in columns]
 
 
 def route_columns(contract: Contract, event_type: str | None) -> list[Column]:
