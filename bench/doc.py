@@ -246,6 +246,14 @@ def where_a_probe_waits(runs: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def warmed(fr: dict[str, Any]) -> str:
+    """How the freshness warm-up settled: each chunk's committed p50 (none before 2026-12-03)."""
+    p50s = fr.get("warm_up_p50_s")
+    if not p50s:
+        return ""
+    return ": chunks of traffic until the committed p50 stopped falling (" + ", ".join(f"{p:.2f}" for p in p50s) + " s)"
+
+
 def measured(result: dict[str, Any]) -> str:
     """`measured <when>, <CPU>`: the machines under the benchmarks differ between sessions."""
     cpu = result.get("machine", {}).get("cpu")
@@ -364,8 +372,8 @@ def details(r: dict[str, Any]) -> list[str]:
             f"## Freshness ({measured(fr)})",
             "",
             f"Steady traffic at {fr['rate']:,} events/s for {fr['seconds']:.0f} s per run (100-event batches "
-            f"through the API), after {fr.get('warm_up_s', 30):.0f} s at the same rate not counted (the JVM "
-            f"compiling). Trigger {fr['trigger_s']} s. "
+            f"through the API), after {fr.get('warm_up_s', 30):.0f} s at the same rate not counted (the JVMs "
+            f"compiling, the readers starting){warmed(fr)}. Trigger {fr['trigger_s']} s. "
             + (
                 "**As a reader sees it** (`Probes`): one event alone every second, from its 2xx to the end of the "
                 "first query that returns it, polled for by Trino and by DuckDB (which re-reads the catalog's "
