@@ -57,7 +57,8 @@ def main() -> None:
         elif name == "soak":
             from bench import soak
 
-            soak.run(settings, rate=1000 if quick else 20000, seconds=10 if quick else 600)
+            # quick: a sample every 2 s, so a slow read of the offsets still leaves several
+            soak.run(settings, rate=1000 if quick else 20000, seconds=10 if quick else 600, every_s=2 if quick else 5)
         elif name == "query":
             from bench import query
 
