@@ -251,7 +251,8 @@ def warmed(fr: dict[str, Any]) -> str:
     p50s = fr.get("warm_up_p50_s")
     if not p50s:
         return ""
-    return ": chunks of traffic until the committed p50 stopped falling (" + ", ".join(f"{p:.2f}" for p in p50s) + " s)"
+    chunks = ", ".join(f"{p:.2f}" for p in p50s)
+    return f": chunks of traffic and probes until the committed p50 stopped falling or time ran out ({chunks} s)"
 
 
 def measured(result: dict[str, Any]) -> str:

@@ -263,9 +263,10 @@ def warm_up(settings: Settings, rate: int, chunk_s: float = WARM_CHUNK_S, most_s
 def run(
     settings: Settings, rate: int = 5000, seconds: float = 60, runs: int = 3, warm_up_s: float = WARM_MOST_S
 ) -> None:
-    # Steady state is the figure: the stream's JVM compiles its hot paths under load, so
-    # traffic at the same rate runs uncounted until its commit latency settles (`warm_up`).
-    warm = warm_up(settings, rate, chunk_s=min(WARM_CHUNK_S, warm_up_s), most_s=warm_up_s)
+    # Steady state is the figure: the JVMs compile their hot paths and the readers start
+    # under load, so traffic and probes run uncounted until commit latency settles (`warm_up`).
+    chunk_s = min(WARM_CHUNK_S, warm_up_s)
+    warm = warm_up(settings, rate, chunk_s=chunk_s, most_s=warm_up_s)
     results = []
     cpu = CpuAccount(settings)
     cpu.start()
@@ -295,7 +296,7 @@ def run(
         {
             "rate": rate,
             "seconds": seconds,
-            "warm_up_s": len(warm) * min(WARM_CHUNK_S, warm_up_s),
+            "warm_up_s": len(warm) * chunk_s,
             "warm_up_p50_s": warm,
             "trigger_s": settings.stream.trigger_seconds,
             "p50_s": summary(worst("p50_s")),
