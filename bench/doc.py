@@ -413,8 +413,9 @@ def details(r: dict[str, Any]) -> list[str]:
             "Events written as Iceberg through Spark (`bench/query.py`: 14 game days, a skewed population "
             "installing over them and returning less each day, three sessions a player-day, the game's types), "
             "into tables of their own with the stream's DDL. Every report query that reads the event tables; "
-            f"median of {q['repeat']} runs after one untimed run, per query, in ms. Rows: what the query returns "
-            "at the largest size. The verdict above is on the queries the report runs (report: yes); the others "
+            f"median of {q['repeat']} runs, per query, after an untimed pass over all the queries (each "
+            "engine, each size), in ms. Rows: what the query returns at the largest size. The verdict above "
+            "is on the queries the report runs (report: yes); the others "
             "are in `queries/` for `gamepipe query @name`.",
             "",
         ]
