@@ -43,7 +43,7 @@ DAYS = {"change_day": date(2026, 11, 20)}  # sword_rates: the middle day as the 
 SIZES = (100_000, 1_000_000, 10_000_000, 100_000_000)
 PLAYERS_PER_EVENT = 0.01  # 1e7 events: 100,000 players
 GAME_DAYS = 14
-SHAPE = "game-days-3"  # the generator's version, kept in the snapshot: data of an older shape is rewritten
+SHAPE = "game-days-4"  # the generator's version, kept in the snapshot: data of an older shape is rewritten
 # The writer's heap: with the stream's 1 GB, writing 1e8 events ran out of heap in the
 # Parquet writer of the first table (two tasks of ~15 M rows each).
 WRITER_MEMORY = "4g"
@@ -70,8 +70,9 @@ def existing(settings: Settings) -> tuple[int, str] | None:
 
 
 def generate(settings: Settings, events: int) -> None:
-    """Write `events` rows into the namespace's events, sword_purchases and join_guilds, and
-    their rollups into player_sessions and item_days."""
+    """Write `events` rows into the namespace's events, sword_purchases and join_guilds,
+    their rollups into player_sessions and item_days, and player_sessions folded into
+    players (as table care would)."""
     from gamepipe.events import load_contract
     from gamepipe.stream.catalog import create_tables, table_name
     from gamepipe.stream.session import build_session
@@ -140,11 +141,15 @@ from generated""")
             cols = ", ".join(n for n, _ in contract.table_columns(event_type))
             target = table_name(settings, table)
             spark.sql(f"insert into {target} select {cols} from rows where event_type = '{event_type}'")
-        for rolled in stream_tables(settings.stream):  # as table care leaves them: one row per key
-            if rolled.rollup is None:
-                continue
+        for rolled in stream_tables(settings.stream):  # as table care leaves them: one row per key, folded
             target = table_name(settings, rolled.name)
-            spark.sql(rolled.rollup.grouping_sql("rows")).writeTo(target).append()
+            if rolled.rollup is not None:
+                spark.sql(rolled.rollup.grouping_sql("rows")).writeTo(target).append()
+            elif rolled.lifetime is not None:  # every rollup row folded in (landed 0, the generator's)
+                spark.table(table_name(settings, str(rolled.folds))).createOrReplaceTempView("rolled")
+                spark.sql(rolled.lifetime.folding_sql(None, "rolled", 0)).writeTo(target).append()
+            else:
+                continue
             counted = spark.sql(f"select sum(event_count) from {target}").first()
             if counted is None or counted[0] != events:
                 raise RuntimeError(f"{rolled.name} counts {counted} events, not the {events:,} written")

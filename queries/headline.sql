@@ -1,7 +1,17 @@
 -- The report's headline numbers for the selected run (or all data).
 -- Grouped by player first: one pass, cheaper than two count(distinct) on millions of rows.
--- From the rollup player_sessions (gamepipe/rollup.py), grouped again: its rows of one key may be partial.
-with per_player as (
+-- From the table players (a row per load run and player: player_sessions folded by table care)
+-- and the player_sessions rows landed since its fold, grouped again (gamepipe/rollup.py PLAYERS).
+with player_rows as (
+  select player_id, event_count, purchase_count, revenue, sword_count, join_count
+  from players
+  where {run_match}
+  union all
+  select player_id, event_count, purchase_count, revenue, sword_count, join_count
+  from player_sessions
+  where {run_filter} and coalesce(landed, 0) > (select coalesce(max(through), -1) from players)
+),
+per_player as (
   select
     player_id,
     sum(event_count) as events,
@@ -9,8 +19,7 @@ with per_player as (
     sum(revenue) as revenue,
     sum(sword_count) as sword_purchases,
     sum(join_count) as guild_joins
-  from player_sessions
-  where {run_filter}
+  from player_rows
   group by player_id
 )
 select

@@ -194,6 +194,10 @@ class StreamSettings(_Section):
     # Every valid event counted per game day, event type, item and load run
     # (gamepipe/rollup.py), which the report's per-day queries read (None: as rollup_table).
     item_rollup_table: str | None = "item_days"
+    # player_sessions folded into one row per load run and player by table care
+    # (gamepipe/rollup.py `PLAYERS`), which the report's per-player queries read with the
+    # rows landed since (None: no such table, and those queries fail; needs rollup_table).
+    player_table: str | None = "players"
     # Kafka records that are not valid events, with the reason (None: dropped, counted).
     rejected_table: str | None = "rejected_events"
     # Compact, expire snapshots, remove orphans this many minutes after the last round

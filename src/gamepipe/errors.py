@@ -113,6 +113,11 @@ class CareFailed(TransientError):
     """A round of table care failed; the stream tries again at the next round."""
 
 
+class FoldConflict(TransientError):
+    """Another fold committed to the lifetime table while this one folded; its commit was
+    refused (nothing written) and the next round folds what is left."""
+
+
 class RollupConflict(TransientError):
     """Rows were appended to a received day of the rollup while table care merged it; its
     commit was refused (nothing written) and the next round merges the day again."""

@@ -6,6 +6,10 @@ queries read instead of the events.
 - `item_days`: one row per received day, load run, client day, event type and item, with
   the events, purchases and revenue the per-day queries need (a few hundred rows where
   the events are millions).
+- `players`: one row per load run and player over the whole of player_sessions' life
+  (a `Lifetime`): table care folds player_sessions' rows into it, so the per-player
+  queries read a row per player, not one per session and day, plus the rows landed since
+  the last fold.
 
 In: rows of the events table (or a micro-batch's valid events). Out: SQL expressions, one
 definition per rollup read three ways: grouping events into rollup rows (the stream, per
@@ -38,22 +42,67 @@ class Rollup:
     key: tuple[Column, ...]
     measures: tuple[Column, ...]
     of_run: str  # the condition a load run's rows meet, `{run}` its id (verify; query.named)
+    # Its rows carry LANDED, the stream's sequence number of the micro-batch that wrote
+    # them, so a `Lifetime` folded from it knows which rows it holds.
+    landed: bool = False
 
     def table_columns(self) -> list[tuple[str, str]]:
         """(name, logical type) of every column of the rollup table."""
-        return [(c.name, c.kind) for c in self.key + self.measures]
+        landed = [(LANDED, "long")] if self.landed else []
+        return [(c.name, c.kind) for c in self.key + self.measures] + landed
 
-    def grouping_sql(self, source: str) -> str:
-        """The rollup rows of the events in `source` (a table or view)."""
+    def grouping_sql(self, source: str, landed: int = 0) -> str:
+        """The rollup rows of the events in `source` (a table or view); `landed`: the
+        micro-batch's sequence number, where the rows carry one."""
         keys = ", ".join(f"{c.of_events} as {c.name}" for c in self.key)
         measures = ", ".join(f"{c.of_events} as {c.name}" for c in self.measures)
-        return f"select {keys}, {measures} from {source} group by {', '.join(c.of_events for c in self.key)}"
+        seq = f", cast({int(landed)} as bigint) as {LANDED}" if self.landed else ""
+        return f"select {keys}, {measures}{seq} from {source} group by {', '.join(c.of_events for c in self.key)}"
 
     def merging_sql(self, source: str) -> str:
-        """The rows of `source` (rollup rows), one per key."""
+        """The rows of `source` (rollup rows), one per key (landed: the latest of them)."""
         keys = ", ".join(c.name for c in self.key)
         measures = ", ".join(f"{c.merged} as {c.name}" for c in self.measures)
-        return f"select {keys}, {measures} from {source} group by {keys}"
+        seq = f", max({LANDED}) as {LANDED}" if self.landed else ""
+        return f"select {keys}, {measures}{seq} from {source} group by {keys}"
+
+
+# A rollup row's micro-batch sequence number: grows with every micro-batch the stream
+# writes, across restarts and a new checkpoint (stream/writer.py `landed_base`). Rows
+# written before the column existed read null, taken as 0.
+LANDED = "landed"
+THROUGH = "through"  # a Lifetime's rows: they hold the rollup's rows landed up to this
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    """A rollup's rows folded into one per `key` over the rollup's whole life, by table
+    care (stream/maintain.py `fold`). Each fold adds the rollup's rows landed after the
+    table's THROUGH and sets THROUGH to the latest of them, in one commit; a query reads
+    the lifetime rows plus the rollup's rows landed after THROUGH, and groups again
+    (queries/headline.sql): the same totals as over the rollup alone, from far fewer rows."""
+
+    of: Rollup  # the rollup folded (its rows carry LANDED)
+    key: tuple[Column, ...]  # over the rollup's rows
+    of_run: str
+
+    def table_columns(self) -> list[tuple[str, str]]:
+        return [(c.name, c.kind) for c in self.key + self.of.measures] + [(THROUGH, "long")]
+
+    def folding_sql(self, held: str | None, rows: str, through: int) -> str:
+        """The table's rows after a fold: `held` (its rows now; None: none yet) with `rows`
+        (the rollup's rows landed since) merged in, one per key, holding everything landed
+        to `through`."""
+        names = ", ".join(c.name for c in self.of.measures)
+        keys = ", ".join(c.name for c in self.key)
+        both = f"select {', '.join(f'{c.of_events} as {c.name}' for c in self.key)}, {names} from {rows}"
+        if held is not None:
+            both = f"select {keys}, {names} from {held} union all {both}"
+        measures = ", ".join(f"{c.merged} as {c.name}" for c in self.of.measures)
+        return (
+            f"select {keys}, {measures}, cast({int(through)} as bigint) as {THROUGH} "
+            f"from ({both}) as folded group by {keys}"
+        )
 
 
 # A load run's id as `gamepipe load` makes it (gamepipe/load/game.py `run_id`, e.g.
@@ -72,12 +121,17 @@ REVENUE = Column(
     "revenue", "decimal(18,2)", "cast(sum(price) as decimal(18, 2))", "cast(sum(revenue) as decimal(18, 2))"
 )
 
+# The load run whose session it was ('' for every other session), so a run's report and
+# `verify` find its rows in a table without session ids as they do by session_id elsewhere
+RUN = Column("run", "string", f"regexp_extract(session_id, '^({RUN_FORM})-', 1)")
+
 _WHEN_SWORD = "case when event_type = 'purchase_sword'"
 _WHEN_JOIN = "case when event_type = 'join_guild'"
 _WHEN_VISIT = "case when event_type = 'default'"
 _WHEN_PAID = "case when price is not null"
+PLAYER_ID = Column("player_id", "string", "player_id")
 PLAYER_SESSIONS = Rollup(
-    key=(RECEIVED_DAY, Column("player_id", "string", "player_id"), Column("session_id", "string", "session_id"), DAY),
+    key=(RECEIVED_DAY, PLAYER_ID, Column("session_id", "string", "session_id"), DAY),
     measures=(
         EVENT_COUNT,
         PURCHASE_COUNT,
@@ -91,14 +145,13 @@ PLAYER_SESSIONS = Rollup(
         Column("last_join_at", "timestamp", f"max({_WHEN_JOIN} then client_ts end)", "max(last_join_at)"),
     ),
     of_run=OF_RUN_BY_SESSION,
+    landed=True,
 )
 
 ITEM_DAYS = Rollup(
     key=(
         RECEIVED_DAY,
-        # the load run whose session it was ('' for every other session), so a run's
-        # report and `verify` find its rows here as they do by session_id elsewhere
-        Column("run", "string", f"regexp_extract(session_id, '^({RUN_FORM})-', 1)"),
+        RUN,
         DAY,
         Column("event_type", "string", "event_type"),
         # what was bought: the sword, potion or shield type (null for other events)
@@ -107,3 +160,5 @@ ITEM_DAYS = Rollup(
     measures=(EVENT_COUNT, PURCHASE_COUNT, REVENUE),
     of_run="run = '{run}'",
 )
+
+PLAYERS = Lifetime(of=PLAYER_SESSIONS, key=(RUN, PLAYER_ID), of_run="run = '{run}'")

@@ -1,9 +1,12 @@
 """The tables the stream writes: one list, from which everything else derives.
 
 In: `stream.routes` (event type -> table), `stream.all_events_table`,
-`stream.rollup_table`, `stream.item_rollup_table`, `stream.rejected_table`. Out: `Table`s,
-in that order: each one's name, role, the event type a routed table holds or the rollup a
-rollup table keeps, its partition column and (given the contract) its columns.
+`stream.rollup_table`, `stream.item_rollup_table`, `stream.player_table`,
+`stream.rejected_table`. Out: `Table`s, in that order: each one's name, role, the event
+type a routed table holds or the rollup a rollup table keeps, its partition column and
+(given the contract) its columns. The player table is table care's to write (it folds
+player_sessions into it), not the stream's; it is listed here so the DDL, care, `verify`
+and the engines find it where they find the others.
 The stream's DDL, routing and row counts, table care, `status`, `verify`, the demo and
 the query engines all read this list; none enumerates the tables itself. Pure: no I/O.
 """
@@ -15,7 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from gamepipe.events import REJECTED_COLUMNS, Contract
-from gamepipe.rollup import ITEM_DAYS, PLAYER_SESSIONS, Rollup
+from gamepipe.rollup import ITEM_DAYS, PLAYER_SESSIONS, PLAYERS, Lifetime, Rollup
 
 if TYPE_CHECKING:
     from gamepipe.config import StreamSettings
@@ -25,6 +28,7 @@ class Role(StrEnum):
     ROUTED = "routed"  # the valid events of one type
     ALL_EVENTS = "all events"  # every valid event
     ROLLUP = "rollup"  # every valid event, counted per the key of its rollup (gamepipe/rollup.py)
+    LIFETIME = "lifetime"  # a rollup folded into a row per key by table care, not by the stream
     REJECTED = "rejected"  # the Kafka records that are not valid events (dead letters)
 
 
@@ -34,10 +38,14 @@ class Table:
     role: Role
     event_type: str | None = None  # the type a ROUTED table holds
     rollup: Rollup | None = None  # the rollup a ROLLUP table keeps
+    lifetime: Lifetime | None = None  # what a LIFETIME table holds
+    folds: str | None = None  # the rollup table a LIFETIME table is folded from
 
     @property
-    def day_column(self) -> str:
-        """The column the table is partitioned on, by day."""
+    def day_column(self) -> str | None:
+        """The column the table is partitioned on, by day (None: not partitioned)."""
+        if self.role is Role.LIFETIME:
+            return None
         return {Role.REJECTED: "timestamp", Role.ROLLUP: "received_day"}.get(self.role, "received_at")
 
     def holds(self, kind: str | None) -> bool:
@@ -46,6 +54,8 @@ class Table:
             return kind == self.event_type
         if self.role in (Role.ALL_EVENTS, Role.ROLLUP):
             return kind is not None
+        if self.role is Role.LIFETIME:
+            return False  # table care writes it
         return kind is None
 
     def columns(self, contract: Contract) -> list[tuple[str, str]]:
@@ -54,11 +64,14 @@ class Table:
             return list(REJECTED_COLUMNS)
         if self.rollup is not None:
             return self.rollup.table_columns()
+        if self.lifetime is not None:
+            return self.lifetime.table_columns()
         return contract.table_columns(self.event_type)
 
 
 def stream_tables(stream: StreamSettings) -> tuple[Table, ...]:
-    """Routed tables (in `routes` order), then all events, the rollups, dead letters, each if set."""
+    """Routed tables (in `routes` order), then all events, the rollups, the player table
+    (with player_sessions), dead letters, each if set."""
     out = [Table(name, Role.ROUTED, event_type) for event_type, name in stream.routes.items()]
     if stream.all_events_table:
         out.append(Table(stream.all_events_table, Role.ALL_EVENTS))
@@ -66,6 +79,8 @@ def stream_tables(stream: StreamSettings) -> tuple[Table, ...]:
         out.append(Table(stream.rollup_table, Role.ROLLUP, rollup=PLAYER_SESSIONS))
     if stream.item_rollup_table:
         out.append(Table(stream.item_rollup_table, Role.ROLLUP, rollup=ITEM_DAYS))
+    if stream.rollup_table and stream.player_table:
+        out.append(Table(stream.player_table, Role.LIFETIME, lifetime=PLAYERS, folds=stream.rollup_table))
     if stream.rejected_table:
         out.append(Table(stream.rejected_table, Role.REJECTED))
     return tuple(out)

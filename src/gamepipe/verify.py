@@ -24,7 +24,7 @@ from typing import Any
 from gamepipe import query
 from gamepipe.config import Settings
 from gamepipe.manifest import VERIFIED, Manifest, Verified, run_dir
-from gamepipe.rollup import OF_RUN_BY_SESSION
+from gamepipe.rollup import LANDED, OF_RUN_BY_SESSION, THROUGH
 from gamepipe.tables import Role, stream_tables
 
 
@@ -48,6 +48,16 @@ def _once(settings: Settings, table: str, where: str) -> tuple[int, int]:
     sql = f"select count(*), count(distinct event_id) from {table} where {where}"
     total, distinct = query.run(settings, sql).rows[0]
     return int(total), int(distinct)
+
+
+def lifetime_totals(name: str, rollup: str, of_run: str, of_run_in_rollup: str) -> str:
+    """Events and revenue of a run in a lifetime table plus its rollup's rows landed after
+    the table's THROUGH, as the per-player queries read them (queries/headline.sql)."""
+    return (
+        f"select sum(event_count), sum(revenue) from (select event_count, revenue from {name} where {of_run} "
+        f"union all select event_count, revenue from {rollup} where {of_run_in_rollup} "
+        f"and coalesce({LANDED}, 0) > (select coalesce(max({THROUGH}), -1) from {name}))"
+    )
 
 
 def checks(settings: Settings, manifest: Manifest) -> list[Check]:
@@ -89,6 +99,13 @@ def checks(settings: Settings, manifest: Manifest) -> list[Check]:
                 days = _grouped(settings, f"select day, sum(event_count) from {name} where {of_run} "
                                 "and day is not null group by 1")  # fmt: skip
                 out.append(Check(f"{name}: events per client_ts day", truth.client_days, days))
+        elif table.lifetime is not None:  # with the rollup's rows landed since its fold: each event once
+            of_run = table.lifetime.of_run.format(run=manifest.run_id)
+            counted = query.run(settings, lifetime_totals(name, str(table.folds), of_run, where)).rows[0]
+            out.append(Check(f"{name} with {table.folds} landed since: events counted", truth.events,
+                             int(counted[0] or 0)))  # fmt: skip
+            out.append(Check(f"{name} with {table.folds} landed since: revenue", truth.revenue,
+                             Decimal(counted[1] or 0)))  # fmt: skip
         else:
             dead = query.count(settings, name, f"raw_event like '%{manifest.run_id}-%'")
             out.append(Check(f"{name}: the run's events", 0, dead))

@@ -1,6 +1,8 @@
 """Table care: `gamepipe maintain` compacts a table's small files; rows stay the same; the
 rollup's partial rows of a day that is over become one per key, and a merge a late
-append overlaps writes nothing and is done again at the next. The
+append overlaps writes nothing and is done again at the next; player_sessions is folded
+into players, and the queries read each event once, before a fold, after it and with
+rows landed since. The
 stream's scheduled round (`care_round`: that command in a child process) reports what it did."""
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from confluent_kafka import Producer
 
 from gamepipe import query
 from gamepipe.config import Settings
+from gamepipe.query import Engine, comparable, named
 from gamepipe.stream.maintain import care_round
 
 pytestmark = pytest.mark.stack
@@ -217,3 +220,53 @@ def test_expiry_never_takes_the_streams_newest_snapshot_or_the_one_before_it(sta
     assert parent is None or parent in kept, "and the one before it"
     oldest_kept = kept[parent] if parent is not None else kept[stream_snapshot]
     assert min(kept.values()) == oldest_kept, "everything older than those two went"
+
+
+def post(settings: Settings, events: list[dict[str, object]]) -> None:
+    url = f"http://{settings.api.host}:{settings.api.port}/v1/events"
+    assert httpx.post(url, json={"events": events}).status_code == 200
+
+
+def landed(settings: Settings, run: str, events: int) -> None:
+    """Until player_sessions counts `events` events of the run."""
+    deadline = time.monotonic() + 120
+    sql = f"select coalesce(sum(event_count), 0) from player_sessions where session_id like '{run}-%'"
+    while int(query.run(settings, sql).scalar()) < events:
+        assert time.monotonic() < deadline, f"{events} events of {run} did not land"
+        time.sleep(1)
+
+
+def test_maintain_folds_player_sessions_into_players_and_the_queries_read_each_event_once(stack: Settings) -> None:
+    run = f"20261204-{uuid.uuid4().int % 1_000_000:06d}-s1"  # a load run's id, so the queries can pick it
+    sword: dict[str, object] = {"event_type": "purchase_sword", "session_id": f"{run}-p1-1", "player_id": f"p1-{run}",
+                                "sword_type": "iron", "price": 4.99}  # fmt: skip
+    swords = [sword] * 3
+    guild: list[dict[str, object]] = [
+        {"event_type": "join_guild", "session_id": f"{run}-p2-1", "player_id": f"p2-{run}", "guild_name": "Night Owls"}
+    ]
+    post(stack, swords + guild)
+    landed(stack, run, 4)
+    headline = named(stack, "headline", run)
+    before = query.run(stack, headline).rows
+
+    cli = Path(sys.executable).parent / "gamepipe"
+    result = subprocess.run(
+        [str(cli), "maintain", "--table", "players", "--json"], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    through = json.loads(result.stdout)["players"]["folded_through"]
+    # Folded by this call or by a round the stream scheduled meanwhile: the run's rows are in
+    # players, a row per player, and all its player_sessions rows are landed by THROUGH.
+    held = query.run(stack, f"select player_id, event_count, purchase_count, revenue from players where run = '{run}'")
+    assert sorted(held.rows) == [(f"p1-{run}", 3, 3, Decimal("14.97")), (f"p2-{run}", 1, 0, None)]
+    newest = query.run(stack, f"select max(landed) from player_sessions where session_id like '{run}-%'").scalar()
+    assert newest <= through
+    assert before == query.run(stack, headline).rows == [(4, 2, 1, Decimal("14.97"), 3, 1)]
+
+    # Two more swords land after the fold: read beside players, not in it, each once.
+    post(stack, swords[:2])
+    landed(stack, run, 6)
+    assert query.run(stack, headline).rows == [(6, 2, 1, Decimal("24.95"), 5, 1)]
+    for engine in ("trino", "duckdb"):
+        top = Engine(stack, engine).named("top_spenders", run).rows
+        assert comparable(top) == comparable([(f"p1-{run}", 5, Decimal("24.95"))]), engine

@@ -44,6 +44,10 @@ def events_table(events: list[dict[str, Any]]) -> pa.Table:
     )
 
 
+FOLD = "(select * from player_sessions where landed = {})"  # one batch's rollup rows
+BATCH_EVENTS = "select * from events where hash(session_id, client_ts) % {n} = {i}"  # one batch's events
+
+
 class Duck:
     """The named queries on DuckDB over one plan's events."""
 
@@ -51,12 +55,18 @@ class Duck:
         self.con = duckdb.connect()
         self.con.execute("set TimeZone = 'UTC'")
         self.con.register("events", events_table(the_plan.events))
-        # The rollups as the stream writes them: one row per key of each of several batches.
-        batch = "(select * from events where hash(session_id, client_ts) % {n} = {i})"
-        batches = [batch.format(n=BATCHES, i=i) for i in range(BATCHES)]
+        # The rollups as the stream writes them: one row per key of each of several batches,
+        # each batch's rows landed as its number.
+        batches = [f"({BATCH_EVENTS.format(n=BATCHES, i=i)})" for i in range(BATCHES)]
         for name, kept in (("player_sessions", rollup.PLAYER_SESSIONS), ("item_days", rollup.ITEM_DAYS)):
-            parts = " union all ".join(kept.grouping_sql(b) for b in batches)
+            parts = " union all ".join(kept.grouping_sql(b, landed=i) for i, b in enumerate(batches))
             self.con.execute(f"create view {name} as {parts}")
+        # players as table care leaves it: folded twice, the first batch, then the second;
+        # the last batch's rows are landed since, read beside it.
+        self.con.execute(f"create table players as {rollup.PLAYERS.folding_sql(None, FOLD.format(0), 0)}")
+        self.con.execute(f"create table folded as {rollup.PLAYERS.folding_sql('players', FOLD.format(1), 1)}")
+        self.con.execute("drop table players")
+        self.con.execute("alter table folded rename to players")
         self.run_id = the_plan.run_id
 
     def rows(self, name: str, engine: str | None = None, **days: date) -> list[tuple[Any, ...]]:
@@ -122,8 +132,9 @@ def test_the_rollup_merged_is_one_pass_over_the_events(demo_plan: Plan, name: st
     the events."""
     duck = Duck(demo_plan)
     kept = {"player_sessions": rollup.PLAYER_SESSIONS, "item_days": rollup.ITEM_DAYS}[name]
-    one_pass = duck.con.execute(kept.grouping_sql("events")).fetchall()
-    merged = duck.con.execute(kept.merging_sql(name)).fetchall()
+    width = len(kept.key + kept.measures)  # less landed: the batch's number, not a count
+    one_pass = [row[:width] for row in duck.con.execute(kept.grouping_sql("events")).fetchall()]
+    merged = [row[:width] for row in duck.con.execute(kept.merging_sql(name)).fetchall()]
     assert set(merged) == set(one_pass) and len(merged) == len(one_pass)
     [(partial_rows,)] = duck.con.execute(f"select count(*) from {name}").fetchall()
     assert partial_rows > len(one_pass), "the batches split some keys, so merging had work to do"
@@ -134,6 +145,24 @@ def test_the_rollup_merged_is_one_pass_over_the_events(demo_plan: Plan, name: st
     ).fetchall()
     [headline] = duck.rows("headline")
     assert (headline[0], headline[1], headline[3]) == (events, players, revenue)
+
+
+def test_players_folded_batch_by_batch_hold_each_event_of_those_batches_once(demo_plan: Plan) -> None:
+    """Two folds hold the first two batches, a row per run and player; the third batch's
+    rows are the ones landed since; together, every event once."""
+    duck = Duck(demo_plan)
+    folded_events = " union all ".join(BATCH_EVENTS.format(n=BATCHES, i=i) for i in range(2))
+    [(events, keys)] = duck.con.execute(
+        f"select count(*), count(distinct (regexp_extract(session_id, '^({rollup.RUN_FORM})-', 1), player_id)) "
+        f"from ({folded_events})"
+    ).fetchall()
+    [(held, rows, throughs)] = duck.con.execute(
+        "select sum(event_count), count(*), list(distinct through) from players"
+    ).fetchall()
+    assert (held, rows, throughs) == (events, keys, [1])
+    [(since,)] = duck.con.execute("select sum(event_count) from player_sessions where landed > 1").fetchall()
+    [(total,)] = duck.con.execute("select count(*) from events").fetchall()
+    assert since > 0 and held + since == total
 
 
 def test_newcombe_matches_the_published_example() -> None:

@@ -15,6 +15,7 @@ from gamepipe import rollup
 from gamepipe.config import load_settings
 from gamepipe.events import REJECTED_COLUMNS, Contract, load_contract
 from gamepipe.stream.transform import Router, dedup_key_columns, deduplicate, parse, without_copies
+from gamepipe.stream.writer import landed_base
 from tests.spark_helpers import kafka_rows, local_spark
 
 
@@ -109,6 +110,10 @@ def test_duplicates_collapse_and_routing_keeps_table_columns(spark: SparkSession
     rolled = sessions.collect()
     assert sum(r.event_count for r in rolled) == 2 and {r.event_count for r in rolled} <= {1, 2}
     assert sum(r.sword_count for r in rolled) == 1 and sum(r.join_count for r in rolled) == 1
+    assert {r.landed for r in rolled} == {0}, "landed 0 when the writer gives none"
+    assert "players" not in tables, "table care writes players, not a micro-batch"
+    landed = router.outputs(rows, {"player_sessions": 42})["player_sessions"].collect()
+    assert {r.landed for r in landed} == {42}, "the micro-batch's sequence number in every row"
 
     # The stream builds its Router once and hands it every micro-batch: the next batch's
     # rows, not the first's, come out.
@@ -147,3 +152,15 @@ def test_without_copies_drops_exactly_the_rows_at_those_coordinates(spark: Spark
     copies = spark.createDataFrame([(0, 1)], "partition int, offset long")
     assert sorted(r.offset for r in without_copies(rows, copies).collect()) == [0, 2]
     assert without_copies(rows, copies).columns == rows.columns
+
+
+def test_landed_grows_with_every_batch_across_restarts_and_a_new_checkpoint() -> None:
+    # The first query on an empty table: its batch ids as they are.
+    assert landed_base(None, -1) == 0
+    # The same query restarted after batch 7 (landed 7): batch 8 lands as 8.
+    assert landed_base(7, 7) + 8 == 8
+    # A new checkpoint starts its batch ids at 0: its first batch lands past the 7 held.
+    base = landed_base(7, -1)
+    assert base + 0 == 8
+    # ...and restarted after its batch 3 (landed 11), its batch 4 lands as 12.
+    assert landed_base(base + 3, 3) + 4 == 12

@@ -52,17 +52,18 @@ def create_tables(spark: SparkSession, settings: Settings, contract: Contract) -
         create_table(spark, table_name(settings, table.name), table.columns(contract), table.day_column)
 
 
-def create_table(spark: SparkSession, name: str, columns: list[tuple[str, str]], day_column: str) -> None:
-    """Create the table if it does not exist (Iceberg v2, partitioned by day), bring its
-    properties up to date (`TABLE_PROPERTIES`), and add the columns a newer contract has
-    to one that does (no rewrite: rows written before read the new columns as null)."""
+def create_table(spark: SparkSession, name: str, columns: list[tuple[str, str]], day_column: str | None) -> None:
+    """Create the table if it does not exist (Iceberg v2, partitioned by day unless
+    `day_column` is None), bring its properties up to date (`TABLE_PROPERTIES`), and add
+    the columns a newer contract has to one that does (no rewrite: rows written before
+    read the new columns as null)."""
     cols = ",\n  ".join(f"`{n}` {sql_type(k)}" for n, k in columns)
     props = ",\n  ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
     spark.sql(
         f"""CREATE TABLE IF NOT EXISTS {name} (
   {cols}
 ) USING iceberg
-PARTITIONED BY (days(`{day_column}`))
+{f"PARTITIONED BY (days(`{day_column}`))" if day_column else ""}
 TBLPROPERTIES (
   {props}
 )"""

@@ -1,9 +1,12 @@
-"""Table care: merge the rollups' rows, compact small files, expire old snapshots, remove orphan files.
+"""Table care: fold and merge the rollups' rows, compact small files, expire old snapshots,
+remove orphan files.
 
 Streaming commits a few files per table every trigger; left alone, an hour leaves
 thousands of small files per partition and every query opens them all. A rollup
 (gamepipe/rollup.py) gets a row per key from every micro-batch that holds the key; once a
-received day is over, its rows are merged into one per key (`merge_rollup`). In: a Spark
+received day is over, its rows are merged into one per key (`merge_rollup`); first, the
+rows landed since the last round are folded into the lifetime table, a row per player
+(`fold`), and only days whose rows are all folded are merged. In: a Spark
 session with the Iceberg catalog. Out: per table, what each Iceberg procedure did.
 `gamepipe maintain` runs a round on demand; the stream job starts one every
 `stream.maintain_every_minutes` (`TableCare`) as that same command in a child process
@@ -26,13 +29,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from pydantic import TypeAdapter
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from gamepipe.config import SETTINGS_FILE, Settings
-from gamepipe.errors import CareFailed, RollupConflict
-from gamepipe.rollup import Rollup
+from gamepipe.errors import CareFailed, FoldConflict, RollupConflict
+from gamepipe.rollup import LANDED, THROUGH, Lifetime, Rollup
 from gamepipe.stream.catalog import BATCH_ID
 from gamepipe.stream.status import CareStatus, TableCareReport
-from gamepipe.tables import stream_tables
+from gamepipe.tables import Role, stream_tables
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +96,77 @@ class RollupMerge:
     days: list[date]
 
 
-def plan_merge(spark: SparkSession, name: str, kept: Rollup, before: date) -> RollupMerge | None:
-    """The received days before `before` that changed since they were last merged (their
-    partition's last snapshot is not a merge), at the table's current snapshot."""
+def current_snapshot(spark: SparkSession, name: str) -> int | None:
+    """The table's newest snapshot (None: never written)."""
     current = spark.sql(f"SELECT snapshot_id FROM {name}.snapshots ORDER BY committed_at DESC LIMIT 1").first()
-    if current is None:
+    return None if current is None else int(current[0])
+
+
+FOLDED = "gamepipe.folded-through"  # in the summary of a snapshot `fold` committed: its THROUGH
+
+
+def folded_through(spark: SparkSession, name: str, snapshot: int | None) -> int:
+    """THROUGH of the lifetime table's rows at `snapshot`: the rollup's rows landed up to it
+    are folded in (-1: none yet)."""
+    if snapshot is None:
+        return -1
+    row = spark.sql(f"SELECT max({THROUGH}) FROM {name} VERSION AS OF {snapshot}").first()
+    return -1 if row is None or row[0] is None else int(row[0])
+
+
+def fold(spark: SparkSession, name: str, lifetime: Lifetime, rollup_name: str) -> int:
+    """Fold the rollup's rows landed after the lifetime table's THROUGH into it, in one
+    commit that also sets THROUGH to the latest of them; the THROUGH the table has after.
+    The stream appends a micro-batch's rows with a LANDED past every one before
+    (stream/writer.py `landed_base`), so the rollup's snapshot read holds every row
+    landed up to its latest: rows landed after it are after the new THROUGH too. The
+    commit replaces the table, validated (serializable) against the snapshot read: a
+    fold committed meanwhile (another round) makes Iceberg refuse it, FoldConflict,
+    nothing written. So each rollup row is in the table once or, until the next round,
+    read beside it (queries/headline.sql)."""
+    held_at = current_snapshot(spark, name)
+    through = folded_through(spark, name, held_at)
+    rows_at = current_snapshot(spark, rollup_name)
+    if rows_at is None:
+        return through
+    spark.sql(
+        f"SELECT * FROM {rollup_name} VERSION AS OF {rows_at} WHERE coalesce({LANDED}, 0) > {through}"
+    ).createOrReplaceTempView("gamepipe_fold_rows")
+    latest = spark.sql(f"SELECT max(coalesce({LANDED}, 0)) FROM gamepipe_fold_rows").first()
+    if latest is None or latest[0] is None:
+        return through
+    held = spark.table(name) if held_at is None else spark.sql(f"SELECT * FROM {name} VERSION AS OF {held_at}")
+    held.createOrReplaceTempView("gamepipe_fold_held")
+    write = (
+        spark.sql(lifetime.folding_sql("gamepipe_fold_held", "gamepipe_fold_rows", int(latest[0])))
+        .writeTo(name)
+        .option("isolation-level", "serializable")
+        .option(f"snapshot-property.{FOLDED}", str(int(latest[0])))
+    )
+    if held_at is not None:
+        write = write.option("validate-from-snapshot-id", str(held_at))
+    try:
+        write.overwrite(F.lit(True))
+    except Exception as error:
+        if ICEBERG_VALIDATION not in java_classes(error):
+            raise
+        raise FoldConflict(
+            f"{name}: another fold committed while this one folded {rollup_name}'s rows landed after {through}",
+            "nothing was written; the next round of table care folds them",
+        ) from None
+    return int(latest[0])
+
+
+def plan_merge(
+    spark: SparkSession, name: str, kept: Rollup, before: date, folded: int | None = None
+) -> RollupMerge | None:
+    """The received days before `before` that changed since they were last merged (their
+    partition's last snapshot is not a merge), at the table's current snapshot; if a
+    lifetime table folds the rollup (`folded`: its THROUGH), only days whose rows are all
+    folded, so a merged row (LANDED: the latest of its rows') is folded or not as a whole."""
+    snapshot = current_snapshot(spark, name)
+    if snapshot is None:
         return None
-    snapshot = int(current[0])
     merged = {int(r[0]) for r in spark.sql(f"SELECT snapshot_id FROM {name}.snapshots "
                                            f"WHERE summary['{MERGED}'] IS NOT NULL").collect()}  # fmt: skip
     # The table is partitioned by days(received_day) (stream/catalog.py), a field Iceberg names so.
@@ -107,6 +175,11 @@ def plan_merge(spark: SparkSession, name: str, kept: Rollup, before: date) -> Ro
         f"VERSION AS OF {snapshot}"
     ).collect()
     days = sorted(r["day"] for r in partitions if r["day"] is not None and r["day"] < before and r["by"] not in merged)
+    if days and folded is not None:
+        unfolded = spark.sql(
+            f"SELECT DISTINCT received_day FROM {name} VERSION AS OF {snapshot} WHERE coalesce({LANDED}, 0) > {folded}"
+        ).collect()
+        days = [d for d in days if d not in {r[0] for r in unfolded}]
     return RollupMerge(name, kept, snapshot, days) if days else None
 
 
@@ -136,11 +209,12 @@ def commit_merge(spark: SparkSession, plan: RollupMerge) -> None:
         ) from None
 
 
-def merge_rollup(spark: SparkSession, name: str, kept: Rollup, before: date) -> list[date]:
+def merge_rollup(spark: SparkSession, name: str, kept: Rollup, before: date, folded: int | None = None) -> list[date]:
     """Merge the rollup's rows into one per key in each received day before `before` that
-    changed since it was last merged; the days merged. Nothing is lost or counted twice:
-    either the commit holds every row of those days, or RollupConflict and nothing."""
-    plan = plan_merge(spark, name, kept, before)
+    changed since it was last merged (and is folded, `plan_merge`); the days merged.
+    Nothing is lost or counted twice: either the commit holds every row of those days,
+    or RollupConflict and nothing."""
+    plan = plan_merge(spark, name, kept, before, folded)
     if plan is None:
         return []
     commit_merge(spark, plan)
@@ -168,13 +242,27 @@ def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None =
     keep_since = now - timedelta(minutes=settings.stream.keep_snapshots_minutes)
     orphan_before = (now - ORPHANS_OLDER_THAN).strftime("%Y-%m-%d %H:%M:%S")
     report: dict[str, TableCareReport] = {}
+    chosen = tables or settings.stream.tables
     rollups = {t.name: t.rollup for t in stream_tables(settings.stream) if t.rollup is not None}
-    for table in tables or settings.stream.tables:
+    # Folds first, so the merges after them find the days before today folded.
+    folded: dict[str, int] = {}  # rollup table -> THROUGH of the lifetime table folding it
+    throughs: dict[str, int] = {}  # lifetime table -> its THROUGH after this round
+    for lifetime in (t for t in stream_tables(settings.stream) if t.role is Role.LIFETIME):
+        name, rollup_name = f"{catalog}.{namespace}.{lifetime.name}", f"{catalog}.{namespace}.{lifetime.folds}"
+        if lifetime.name in chosen:
+            try:
+                fold(spark, name, lifetime.lifetime, rollup_name)  # type: ignore[arg-type]
+            except FoldConflict as conflict:
+                log.warning("%s", conflict)
+        throughs[lifetime.name] = folded[str(lifetime.folds)] = folded_through(
+            spark, name, current_snapshot(spark, name)
+        )
+    for table in chosen:
         ident = f"{namespace}.{table}"
         merged: list[date] = []
         if table in rollups:
             try:
-                merged = merge_rollup(spark, f"{catalog}.{ident}", rollups[table], now.date())
+                merged = merge_rollup(spark, f"{catalog}.{ident}", rollups[table], now.date(), folded.get(table))
             except RollupConflict as conflict:
                 log.warning("%s", conflict)
         expire_before = expiry_bound(spark, f"{catalog}.{ident}", keep_since).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -198,6 +286,7 @@ def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None =
             snapshots_expired_data_files=expire["deleted_data_files_count"] if expire else 0,
             orphan_files_removed=orphans,
             rollup_days_merged=len(merged),
+            folded_through=throughs.get(table),
         )
     return report
 

@@ -27,7 +27,7 @@ from gamepipe.errors import ReplayError
 from gamepipe.events import Contract
 from gamepipe.stream.catalog import create_table, table_name
 from gamepipe.stream.transform import Router, deduplicate, parse
-from gamepipe.tables import stream_tables
+from gamepipe.tables import Role, stream_tables
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,11 @@ def position(text: str, *, start: bool) -> Position:
 
 def check_request(settings: Settings, chosen: list[str], suffix: str) -> None:
     """Refuse tables the stream does not write and a suffix that is not a name's end."""
-    known = settings.stream.tables
+    known = [t.name for t in stream_tables(settings.stream) if t.role is not Role.LIFETIME]
+    cared = [t.name for t in stream_tables(settings.stream) if t.role is Role.LIFETIME and t.name in chosen]
+    if cared:
+        raise ReplayError(f"{cared} are folded by table care from the rollup, not written by the stream; "
+                          f"replay the rollup instead (one of {known})")  # fmt: skip
     unknown = [t for t in chosen if t not in known]
     if unknown:
         raise ReplayError(f"unknown table(s) {unknown}; the stream writes {known}")

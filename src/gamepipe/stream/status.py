@@ -58,6 +58,8 @@ class TableCareReport(_Record):
     snapshots_expired_data_files: int
     orphan_files_removed: int
     rollup_days_merged: int = 0  # the rollup: received days whose rows were merged, one per key
+    # a lifetime table: the rollup's rows it holds, all landed up to this (-1: none; None: not one)
+    folded_through: int | None = None
 
 
 class CareStatus(_Record):

@@ -39,6 +39,7 @@ from pyspark.sql.types import (
 
 from gamepipe.config import StreamSettings
 from gamepipe.events import Contract
+from gamepipe.rollup import LANDED
 from gamepipe.rollup import Column as RollupColumn
 from gamepipe.tables import Role, rows_per_table, stream_tables
 
@@ -187,7 +188,8 @@ class Router:
     def __init__(self, contract: Contract, settings: StreamSettings) -> None:
         self._valid = is_valid()
         self.key_columns = dedup_key_columns()
-        self.tables = stream_tables(settings)
+        # the tables a micro-batch writes: a LIFETIME table is table care's
+        self.tables = tuple(t for t in stream_tables(settings) if t.role is not Role.LIFETIME)
         # table -> (which of the batch's rows: None for every valid one, its columns)
         self._outputs: dict[str, tuple[Column | None, list[Column]]] = {}
         # rollup table -> its key and measures over the events
@@ -204,8 +206,10 @@ class Router:
             else:
                 self._outputs[table.name] = (~is_valid(), rejected_columns())
 
-    def outputs(self, rows: DataFrame) -> dict[str, DataFrame]:
-        """Table -> its rows."""
+    def outputs(self, rows: DataFrame, landed: Mapping[str, int] | None = None) -> dict[str, DataFrame]:
+        """Table -> its rows; `landed`: rollup table -> the micro-batch's sequence number,
+        which a rollup that carries one gets in every row (gamepipe/rollup.py LANDED; 0
+        when not given)."""
         valid = rows.where(self._valid)
         out = {}
         for table in self.tables:
@@ -215,6 +219,8 @@ class Router:
             if table.name in self._rollups:
                 key, measures = self._rollups[table.name]
                 rows_of = rows_of.groupBy(*key).agg(*measures)
+                if table.rollup is not None and table.rollup.landed:
+                    rows_of = rows_of.withColumn(LANDED, F.lit((landed or {}).get(table.name, 0)).cast("long"))
             out[table.name] = rows_of
         return out
 

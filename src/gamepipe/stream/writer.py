@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 
 from gamepipe.config import Settings
 from gamepipe.events import Contract
+from gamepipe.rollup import LANDED
 from gamepipe.storage import Directory
 from gamepipe.stream.catalog import BATCH_ID, EMPTY, QUERY_ID, last_batch, snapshot_before, table_name
 from gamepipe.stream.dedup import Dedup, Keys, Verdict
@@ -70,6 +71,7 @@ class BatchWriter:
         self.pool = ThreadPoolExecutor(max_workers=len(self.tables), thread_name_prefix="append")
         self.query_id: str | None = None
         self.committed: dict[str, int] = {}  # table -> last batch id in it, for this query
+        self.landed_base: dict[str, int] = {}  # rollup table -> LANDED of its rows less the batch id
         self.last: dict[str, LastWrite] = {}
         self.read_seconds = 0.0  # the last batch: reading and parsing it into memory
         self.dedup_seconds = 0.0  # the last batch: finding its copies
@@ -79,7 +81,12 @@ class BatchWriter:
         the dedup window as it was before `batch_id`."""
         self.query_id = json.loads(self.checkpoint.read("metadata").splitlines()[0])["id"]
         for table in self.tables:
-            self.committed[table.name] = last_batch(self.spark, table_name(self.settings, table.name), self.query_id)
+            name = table_name(self.settings, table.name)
+            self.committed[table.name] = last_batch(self.spark, name, self.query_id)
+            if table.rollup is not None and table.rollup.landed:
+                latest = self.spark.sql(f"SELECT max({LANDED}) FROM {name}").first()
+                held = None if latest is None or latest[0] is None else int(latest[0])
+                self.landed_base[table.name] = landed_base(held, self.committed[table.name])
         if self.dedup:
             trouble = self.dedup.start(batch_id)
             if trouble:
@@ -129,7 +136,7 @@ class BatchWriter:
             self.dedup_seconds = time.monotonic() - began - self.read_seconds
             todo = {
                 table: table_rows
-                for table, table_rows in self.router.outputs(rows).items()
+                for table, table_rows in self.router.outputs(rows, self._landed(batch_id)).items()
                 # Skipped: written before a crash, or nothing for this table.
                 if self.committed[table] < batch_id and counts[table]
             }
@@ -142,6 +149,10 @@ class BatchWriter:
                 self.dedup.remember(batch_id, verdict)
         finally:
             batch.unpersist()
+
+    def _landed(self, batch_id: int) -> dict[str, int]:
+        """Rollup table -> the LANDED its rows of micro-batch `batch_id` carry."""
+        return {table: base + batch_id for table, base in self.landed_base.items()}
 
     def _kept(self, batch: DataFrame, keys: pa.Table, verdict: Verdict | None) -> tuple[DataFrame, dict[Any, int]]:
         """The batch without the copies dedup found, and its rows per event type."""
@@ -185,3 +196,15 @@ class BatchWriter:
 def _counts(kinds: pa.ChunkedArray) -> dict[Any, int]:
     """Rows per value (None: rejected records)."""
     return {v["values"]: v["counts"] for v in pc.value_counts(kinds).to_pylist()}
+
+
+def landed_base(held: int | None, committed: int) -> int:
+    """What to add to a micro-batch's id for the LANDED of its rollup rows, given the
+    latest LANDED the table holds (None: none) and this query's last batch in it (-1:
+    none). The query's batch ids go on from its checkpoint, so a restart keeps the base
+    (the latest rows are that last batch's); a new checkpoint starts them at 0 again, so
+    a new query's rows start past every row held. Either way LANDED grows with every
+    batch, as a fold's THROUGH needs (gamepipe/rollup.py `Lifetime`)."""
+    if held is None:
+        return 0
+    return held - committed if committed >= 0 else held + 1
