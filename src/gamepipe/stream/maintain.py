@@ -36,7 +36,7 @@ from gamepipe.errors import CareFailed, FoldConflict, RollupConflict
 from gamepipe.rollup import LANDED, THROUGH, Lifetime, Rollup
 from gamepipe.stream.catalog import BATCH_ID
 from gamepipe.stream.status import CareStatus, TableCareReport
-from gamepipe.tables import Role, stream_tables
+from gamepipe.tables import stream_tables
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,9 @@ def current_snapshot(spark: SparkSession, name: str) -> int | None:
     return None if current is None else int(current[0])
 
 
-FOLDED = "gamepipe.folded-through"  # in the summary of a snapshot `fold` committed: its THROUGH
+# In the summary of a snapshot `fold` committed: its THROUGH (for people reading the
+# table's history; the queries and the next fold read THROUGH from the rows).
+FOLDED = "gamepipe.folded-through"
 
 
 def folded_through(spark: SparkSession, name: str, snapshot: int | None) -> int:
@@ -247,16 +249,16 @@ def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None =
     # Folds first, so the merges after them find the days before today folded.
     folded: dict[str, int] = {}  # rollup table -> THROUGH of the lifetime table folding it
     throughs: dict[str, int] = {}  # lifetime table -> its THROUGH after this round
-    for lifetime in (t for t in stream_tables(settings.stream) if t.role is Role.LIFETIME):
-        name, rollup_name = f"{catalog}.{namespace}.{lifetime.name}", f"{catalog}.{namespace}.{lifetime.folds}"
-        if lifetime.name in chosen:
+    for kept in stream_tables(settings.stream):
+        if kept.lifetime is None or kept.folds is None:
+            continue
+        name, rollup_name = f"{catalog}.{namespace}.{kept.name}", f"{catalog}.{namespace}.{kept.folds}"
+        if kept.name in chosen:
             try:
-                fold(spark, name, lifetime.lifetime, rollup_name)  # type: ignore[arg-type]
+                fold(spark, name, kept.lifetime, rollup_name)
             except FoldConflict as conflict:
                 log.warning("%s", conflict)
-        throughs[lifetime.name] = folded[str(lifetime.folds)] = folded_through(
-            spark, name, current_snapshot(spark, name)
-        )
+        throughs[kept.name] = folded[kept.folds] = folded_through(spark, name, current_snapshot(spark, name))
     for table in chosen:
         ident = f"{namespace}.{table}"
         merged: list[date] = []
