@@ -9,7 +9,7 @@ with player_rows as (
   union all
   select player_id, first_visit_at, first_purchase_at, last_join_at
   from player_sessions
-  where {run_filter} and coalesce(landed, 0) > (select coalesce(max(through), -1) from players)
+  where {run_filter} and landed > (select coalesce(max(through), -1) from players)
 ),
 per_player as (
   select

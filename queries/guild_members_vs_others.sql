@@ -9,7 +9,7 @@ with player_rows as (
   union all
   select player_id, revenue, purchase_count, join_count
   from player_sessions
-  where {run_filter} and player_id is not null and coalesce(landed, 0) > (select coalesce(max(through), -1) from players)
+  where {run_filter} and player_id is not null and landed > (select coalesce(max(through), -1) from players)
 ),
 spend as (
   select

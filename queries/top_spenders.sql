@@ -8,7 +8,7 @@ with player_rows as (
   union all
   select player_id, purchase_count, revenue
   from player_sessions
-  where {run_filter} and purchase_count > 0 and coalesce(landed, 0) > (select coalesce(max(through), -1) from players)
+  where {run_filter} and purchase_count > 0 and landed > (select coalesce(max(through), -1) from players)
 )
 select player_id, sum(purchase_count) as purchases, sum(revenue) as revenue
 from player_rows

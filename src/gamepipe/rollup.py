@@ -68,8 +68,8 @@ class Rollup:
 
 
 # A rollup row's micro-batch sequence number: grows with every micro-batch the stream
-# writes, across restarts and a new checkpoint (stream/writer.py `landed_base`). Rows
-# written before the column existed read null, taken as 0.
+# writes, across restarts and a new checkpoint (stream/writer.py `landed_base`). Never
+# null: rows written before the column existed get 0 when it is added (stream/catalog.py).
 LANDED = "landed"
 THROUGH = "through"  # a Lifetime's rows: they hold the rollup's rows landed up to this
 

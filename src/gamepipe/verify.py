@@ -56,7 +56,7 @@ def lifetime_totals(name: str, rollup: str, of_run: str, of_run_in_rollup: str) 
     return (
         f"select sum(event_count), sum(revenue) from (select event_count, revenue from {name} where {of_run} "
         f"union all select event_count, revenue from {rollup} where {of_run_in_rollup} "
-        f"and coalesce({LANDED}, 0) > (select coalesce(max({THROUGH}), -1) from {name}))"
+        f"and {LANDED} > (select coalesce(max({THROUGH}), -1) from {name}))"
     )
 
 

@@ -270,3 +270,50 @@ def test_maintain_folds_player_sessions_into_players_and_the_queries_read_each_e
     for engine in ("trino", "duckdb"):
         top = Engine(stack, engine).named("top_spenders", run).rows
         assert comparable(top) == comparable([(f"p1-{run}", 5, Decimal("24.95"))]), engine
+
+
+# Run in a process of its own: in a namespace of its own, player_sessions as an older
+# gamepipe made it (no landed) with a row; then the stream's DDL at start, twice.
+UPGRADE = """
+import json, sys
+from gamepipe.config import load_settings
+from gamepipe.events import load_contract
+from gamepipe.rollup import LANDED, PLAYER_SESSIONS
+from gamepipe.stream.catalog import create_table, create_tables, table_name
+from gamepipe.stream.maintain import CARE_MASTER
+from gamepipe.stream.session import build_session
+
+settings = load_settings()
+catalog = settings.catalog.model_copy(update={"namespace": sys.argv[1]})
+settings = settings.model_copy(update={"catalog": catalog})
+name = table_name(settings, "player_sessions")
+spark = build_session(settings, "gamepipe-test-upgrade", master=CARE_MASTER, memory="1g")
+spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.`{sys.argv[1]}`")
+try:
+    older = [(n, k) for n, k in PLAYER_SESSIONS.table_columns() if n != LANDED]
+    create_table(spark, name, older, "received_day")
+    spark.sql(f"INSERT INTO {name} VALUES (DATE '2026-01-07', 'p-old', 's-old', DATE '2026-01-07', 3, 0, "
+              "NULL, 0, 0, NULL, NULL, NULL, NULL, NULL)")
+    create_tables(spark, settings, load_contract(settings.schemas_dir))
+    first = [tuple(r) for r in spark.sql(f"SELECT event_count, {LANDED} FROM {name}").collect()]
+    snapshots = spark.sql(f"SELECT count(*) FROM {name}.snapshots").first()[0]
+    create_tables(spark, settings, load_contract(settings.schemas_dir))
+    again = spark.sql(f"SELECT count(*) FROM {name}.snapshots").first()[0]
+    print(json.dumps({"rows": first, "snapshots": [snapshots, again]}))
+finally:
+    for table in settings.stream.tables:
+        spark.sql(f"DROP TABLE IF EXISTS {table_name(settings, table)} PURGE")
+    spark.sql(f"DROP NAMESPACE IF EXISTS {settings.catalog.name}.`{sys.argv[1]}`")
+"""
+
+
+def test_the_rows_of_a_player_sessions_from_before_landed_get_landed_0_once(stack: Settings) -> None:
+    namespace = f"upgrade_{uuid.uuid4().hex[:8]}"
+    result = subprocess.run(
+        [sys.executable, "-c", UPGRADE, namespace],
+        capture_output=True, text=True, timeout=600, check=False, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    steps = json.loads(result.stdout.strip().splitlines()[-1])
+    assert steps["rows"] == [[3, 0]], "landed 0, not null: before any fold"
+    assert steps["snapshots"][1] == steps["snapshots"][0], "once done, a start writes nothing"

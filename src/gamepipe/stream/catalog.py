@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 
 from gamepipe.config import Settings
 from gamepipe.events import Contract
+from gamepipe.rollup import LANDED
 from gamepipe.stream.transform import sql_type
 from gamepipe.tables import stream_tables
 
@@ -49,7 +50,20 @@ def create_tables(spark: SparkSession, settings: Settings, contract: Contract) -
     """Create every table the job writes that does not exist yet."""
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.`{settings.catalog.namespace}`")
     for table in stream_tables(settings.stream):
-        create_table(spark, table_name(settings, table.name), table.columns(contract), table.day_column)
+        name = table_name(settings, table.name)
+        create_table(spark, name, table.columns(contract), table.day_column)
+        if table.rollup is not None and table.rollup.landed:
+            fill_landed(spark, name)
+
+
+def fill_landed(spark: SparkSession, name: str) -> None:
+    """Rows from before LANDED landed before any fold: 0, never null (the queries compare
+    LANDED as it is, so Trino prunes files by it). Looked for at every start, so a crash
+    after the column was added still ends with none null; files without nulls are
+    skipped by their column statistics, so it reads nothing once done."""
+    if spark.sql(f"SELECT 1 FROM {name} WHERE {LANDED} IS NULL LIMIT 1").first() is not None:
+        spark.sql(f"UPDATE {name} SET {LANDED} = 0 WHERE {LANDED} IS NULL")
+        log.info("%s: %s set to 0 in the rows written before it", name, LANDED)
 
 
 def create_table(spark: SparkSession, name: str, columns: list[tuple[str, str]], day_column: str | None) -> None:

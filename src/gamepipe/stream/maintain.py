@@ -132,9 +132,9 @@ def fold(spark: SparkSession, name: str, lifetime: Lifetime, rollup_name: str) -
     if rows_at is None:
         return through
     spark.sql(
-        f"SELECT * FROM {rollup_name} VERSION AS OF {rows_at} WHERE coalesce({LANDED}, 0) > {through}"
+        f"SELECT * FROM {rollup_name} VERSION AS OF {rows_at} WHERE {LANDED} > {through}"
     ).createOrReplaceTempView("gamepipe_fold_rows")
-    latest = spark.sql(f"SELECT max(coalesce({LANDED}, 0)) FROM gamepipe_fold_rows").first()
+    latest = spark.sql(f"SELECT max({LANDED}) FROM gamepipe_fold_rows").first()
     if latest is None or latest[0] is None:
         return through
     held = spark.table(name) if held_at is None else spark.sql(f"SELECT * FROM {name} VERSION AS OF {held_at}")
@@ -179,7 +179,7 @@ def plan_merge(
     days = sorted(r["day"] for r in partitions if r["day"] is not None and r["day"] < before and r["by"] not in merged)
     if days and folded is not None:
         unfolded = spark.sql(
-            f"SELECT DISTINCT received_day FROM {name} VERSION AS OF {snapshot} WHERE coalesce({LANDED}, 0) > {folded}"
+            f"SELECT DISTINCT received_day FROM {name} VERSION AS OF {snapshot} WHERE {LANDED} > {folded}"
         ).collect()
         days = [d for d in days if d not in {r[0] for r in unfolded}]
     return RollupMerge(name, kept, snapshot, days) if days else None
