@@ -253,12 +253,15 @@ def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None =
         if kept.lifetime is None or kept.folds is None:
             continue
         name, rollup_name = f"{catalog}.{namespace}.{kept.name}", f"{catalog}.{namespace}.{kept.folds}"
+        through = None
         if kept.name in chosen:
             try:
-                fold(spark, name, kept.lifetime, rollup_name)
+                through = fold(spark, name, kept.lifetime, rollup_name)  # the THROUGH it left
             except FoldConflict as conflict:
                 log.warning("%s", conflict)
-        throughs[kept.name] = folded[kept.folds] = folded_through(spark, name, current_snapshot(spark, name))
+        if through is None:  # not folded here, or another fold won: read what the table holds
+            through = folded_through(spark, name, current_snapshot(spark, name))
+        throughs[kept.name] = folded[kept.folds] = through
     for table in chosen:
         ident = f"{namespace}.{table}"
         merged: list[date] = []
