@@ -13,6 +13,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 from gamepipe.config import Settings
 from gamepipe.stack.base import Launch, Service
 from gamepipe.stack.hosts import resolve
@@ -101,10 +103,20 @@ class Stream(Service):
         return StreamStatus.read(self.status_path)
 
     def healthy(self) -> bool:
-        """Ready once the job says its query is active, in a status written < 30 s ago."""
+        """Ready once the job says its query is active, in a status written < 30 s ago by
+        a job that still runs: one killed a moment ago leaves its last status behind until
+        the job started in its place removes it."""
         status = self.status()
-        return status is not None and status.ready and status.age_s() < 30
+        return status is not None and status.ready and status.age_s() < 30 and _running(status.pid)
 
     def describe(self) -> str:
         st = self.settings.stream
         return f"trigger={st.trigger_seconds}s tables={st.tables}"
+
+
+def _running(pid: int) -> bool:
+    """A process with this pid runs (a zombie has died: its parent has not yet reaped it)."""
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
