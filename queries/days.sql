@@ -1,25 +1,18 @@
 -- Each game day (client time, UTC): players active (DAU), new and returning, those
--- active in the 7 days to it (WAU), revenue and paying players. One pass over the
--- events: the WAU is a running sum of +1 on a day of play and -1 when that day leaves the
--- week (7 days on, or the player's next day of play if sooner), so no range join and no
--- second read of the activity (Trino plans a CTE once per reference).
--- On Trino, queries/days.trino.sql stands for the part marked below: the same answer without
--- windows, faster there (docs/decisions.md).
--- From the rollup player_sessions (gamepipe/rollup.py), grouped again: its rows of one key may be partial.
-with activity as (
-  select player_id, day, sum(revenue) as revenue
-  from player_sessions
-  where {run_filter} and day is not null
-  group by 1, 2
-),
+-- active in the 7 days to it (WAU), revenue and paying players. One pass over each
+-- player's days in order (players_by_day: the table players' lists): the WAU is a
+-- running sum of +1 on a day of play and -1 when that day leaves the week (7 days on, or
+-- the player's next day of play if sooner), so no range join, and no window over players.
+-- On DuckDB, queries/days.duckdb.sql stands for the part marked below (docs/decisions.md).
+with {players_by_day},
 -- engine's own part begins
 marked as (
   select
-    day,
-    revenue,
-    day = min(day) over (partition by player_id) as is_new,
-    lead(day) over (partition by player_id order by day) as next_day
-  from activity
+    p.days[x.i] as day,
+    p.day_revenues[x.i] as revenue,
+    x.i = 1 as is_new,
+    case when x.i < cardinality(p.days) then p.days[x.i + 1] end as next_day
+  from players_by_day p cross join unnest(sequence(1, cardinality(p.days))) as x (i)
 ),
 -- engine's own part ends
 steps as (

@@ -12,12 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from gamepipe import hdfs
 from gamepipe.config import Settings
 from gamepipe.errors import EngineUnavailable, QueryRefused
-from gamepipe.rollup import ITEM_DAYS, OF_RUN_BY_SESSION, RUN_FORM
+from gamepipe.rollup import ITEM_DAYS, OF_RUN_BY_SESSION, RUN_FORM, RUN_OF_SESSION
+
+if TYPE_CHECKING:
+    import duckdb
 
 # The seed's four Presto queries, in the order the seed ran them.
 SEED_QUERIES: tuple[str, ...] = (
@@ -77,7 +80,8 @@ def named(
     engine: str | None = None,
 ) -> str:
     """The text of `queries/<name>.sql` (with the engine's own text of its marked part, where
-    `queries/<name>.<engine>.sql` holds one: docs/decisions.md says which and why), its
+    `queries/<name>.<engine>.sql` holds one: docs/decisions.md says which and why; each
+    `{<part>}` replaced by the CTE in `queries/<part>.cte.sql`), its
     `{run_filter}` limited to a load run's rows by their session ids (`{run_match}`: by a
     rollup's `run` column, as item_days keeps it) and each `{name}` of `days` filled with
     that date (e.g. sword_rates.sql's `{change_day}`)."""
@@ -91,17 +95,22 @@ def named(
     own = settings.queries_dir / f"{name}.{engine}.sql"
     if engine and own.exists():
         text = with_part(text, own.read_text(), where=path.name)
+    for shared in settings.queries_dir.glob(f"*{CTE}"):  # a CTE several queries read, in a file of its own
+        text = text.replace(f"{{{shared.name.removesuffix(CTE)}}}", shared.read_text().strip())
     run_filter = OF_RUN_BY_SESSION if run else "1 = 1"
     run_match = ITEM_DAYS.of_run if run else "1 = 1"
     text = text.replace("{run_filter}", run_filter.format(run=run)).replace("{run_match}", run_match.format(run=run))
+    text = text.replace("{run_of_session}", RUN_OF_SESSION)
     for key, day in (days or {}).items():
         text = text.replace(f"{{{key}}}", date.isoformat(day))  # a date, so nothing but digits and dashes
-    missing = sorted(set(re.findall(r"\{([a-z_]+)\}", text)))
+    missing = sorted(set(PLACEHOLDER.findall(text)))
     if missing:
         raise QueryRefused(f"query {name!r} needs {', '.join(missing)}: a date each (e.g. --day change_day=2026-11-20)")
     return text
 
 
+# queries/<name>.cte.sql: a CTE that `{<name>}` in a query stands for (players_by_day).
+CTE = ".cte.sql"
 # An engine's own text (queries/<name>.<engine>.sql) stands for the lines between these.
 PART_BEGINS, PART_ENDS = "-- engine's own part begins", "-- engine's own part ends"
 
@@ -117,6 +126,7 @@ def with_part(shared: str, part: str, where: str) -> str:
 
 
 RUN_ID = re.compile(f"^{RUN_FORM}$")
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")  # `{name}` in a query's text, to be filled
 
 
 class DuckDB:
@@ -138,8 +148,7 @@ class DuckDB:
             **({"py-io-impl": "gamepipe.hdfs_io.HdfsFileIO"} if on_hdfs else {}),
         )
         self._namespace = c.namespace
-        self._con = duckdb.connect()
-        self._con.execute("set TimeZone = 'UTC'")
+        self._con = duck_session(duckdb.connect())
         if on_hdfs:
             hdfs.register(self._con, settings.warehouse)
         self._loaded: set[str] = set()
@@ -187,6 +196,15 @@ class DuckDB:
         return Result([d[0] for d in cur.description or []], [tuple(r) for r in cur.fetchall()])
 
 
+def duck_session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection made to read queries/ as written: in UTC, and with Trino's
+    sequence(start, stop) (DuckDB's range(start, stop + 1)), with which the queries
+    index a row's lists where the engines share a text."""
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("create macro sequence(start, stop) as range(cast(start as bigint), cast(stop as bigint) + 1)")
+    return con
+
+
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -206,6 +224,8 @@ def _duck_column(name: str, iceberg_type: str, present: bool) -> str:
 
 def _duck_type(iceberg_type: str) -> str:
     """An Iceberg primitive type's DuckDB name, as the view shows it (for a column no file has yet)."""
+    if iceberg_type.startswith("list<"):
+        return _duck_type(iceberg_type[len("list<") : -1]) + "[]"
     simple = {"string": "varchar", "long": "bigint", "int": "integer", "boolean": "boolean", "double": "double",
               "binary": "blob", "timestamp": "timestamp", "timestamptz": "timestamp", "date": "date"}  # fmt: skip
     return simple.get(iceberg_type, iceberg_type)

@@ -7,9 +7,10 @@ queries read instead of the events.
   the events, purchases and revenue the per-day queries need (a few hundred rows where
   the events are millions).
 - `players`: one row per load run and player over the whole of player_sessions' life
-  (a `Lifetime`): table care folds player_sessions' rows into it, so the per-player
-  queries read a row per player, not one per session and day, plus the rows landed since
-  the last fold.
+  (a `Lifetime`), with the player's days of play and a value per day in lists
+  (`DayList`): table care folds player_sessions' rows into it, so the per-player and
+  per-day queries read a row per player, not one per session and day, plus the rows
+  landed since the last fold.
 
 In: rows of the events table (or a micro-batch's valid events). Out: SQL expressions, one
 definition per rollup read three ways: grouping events into rollup rows (the stream, per
@@ -75,40 +76,126 @@ THROUGH = "through"  # a Lifetime's rows: they hold the rollup's rows landed up 
 
 
 @dataclass(frozen=True)
+class DayList:
+    """A list a `Lifetime` row keeps per day of play, in the order of `days`: the value of
+    one day over the rollup's rows of that key and day (`of_rows`), and how days' values
+    from two folds of the same day combine (`merged`)."""
+
+    name: str
+    kind: str  # the elements' logical type
+    of_rows: str  # an aggregate over rollup rows of one key and day
+    merged: str  # an aggregate over values of `name` of one key and day
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The two things a fold with day lists says differently in Spark (table care) and
+    DuckDB (the unit tests): each element of a held row `h`'s lists with its day, as
+    `x.day` and index `x.i` (`h.<list>[x.i]`), and a list of values in day order."""
+
+    each_day: str  # what follows `from <held> h` to give one row per element
+    in_day_order: str  # an aggregate, `{value}` the value listed
+
+    def listed(self, value: str) -> str:
+        return self.in_day_order.format(value=value)
+
+
+# Spark: posexplode's position is 0-based, as Spark's [] is; a sorted list of (day, value).
+SPARK = Dialect(
+    each_day="lateral view posexplode(h.days) x as i, day",
+    in_day_order="transform(array_sort(collect_list(struct(day, {value} as v))), s -> s.v)",
+)
+# DuckDB: ordinality and [] are 1-based; an ordered aggregate.
+DUCKDB = Dialect(
+    each_day="cross join unnest(h.days) with ordinality as x (day, i)",
+    in_day_order="array_agg({value} order by day)",
+)
+
+DAYS = "days"  # a Lifetime's list of the days played, ascending; its DayLists follow it
+
+
+@dataclass(frozen=True)
 class Lifetime:
     """A rollup's rows folded into one per `key` over the rollup's whole life, by table
-    care (stream/maintain.py `fold`). Each fold adds the rollup's rows landed after the
-    table's THROUGH and sets THROUGH to the latest of them, in one commit; a query reads
-    the lifetime rows plus the rollup's rows landed after THROUGH, and groups again
-    (queries/headline.sql): the same totals as over the rollup alone, from far fewer rows."""
+    care (stream/maintain.py `fold`). Each fold merges the rollup's rows landed after the
+    table's THROUGH into the rows of the keys they have, sets those rows' THROUGH to the
+    latest of them, and leaves every other row as it was, in one commit: the table holds
+    the rollup's rows landed up to its greatest THROUGH. A query reads the lifetime rows
+    plus the rollup's rows landed after that, and groups again (queries/headline.sql): the
+    same totals as over the rollup alone, from far fewer rows.
+
+    With `day_lists`, a row also keeps its days of play (DAYS, the rollup's `day` not
+    null) and a value per day in lists, so the per-day queries read a row per key, not
+    one per key and day (queries/retention.sql)."""
 
     of: Rollup  # the rollup folded (its rows carry LANDED)
     key: tuple[Column, ...]  # over the rollup's rows
     of_run: str
+    day_lists: tuple[DayList, ...] = ()
 
     def table_columns(self) -> list[tuple[str, str]]:
-        return [(c.name, c.kind) for c in self.key + self.of.measures] + [(THROUGH, "long")]
+        lists = [(DAYS, "list<date>")] + [(d.name, f"list<{d.kind}>") for d in self.day_lists] if self.day_lists else []
+        return [(c.name, c.kind) for c in self.key + self.of.measures] + lists + [(THROUGH, "long")]
 
-    def folding_sql(self, held: str | None, rows: str, through: int) -> str:
+    def folding_sql(self, held: str | None, rows: str, through: int, dialect: Dialect = SPARK) -> str:
         """The table's rows after a fold: `held` (its rows now; None: none yet) with `rows`
-        (the rollup's rows landed since) merged in, one per key, holding everything landed
-        to `through`."""
+        (the rollup's rows landed since) merged in, one per key; the keys `rows` has get
+        THROUGH `through`, the others are kept as they are."""
+        keys = [c.name for c in self.key]
         names = ", ".join(c.name for c in self.of.measures)
-        keys = ", ".join(c.name for c in self.key)
-        both = f"select {', '.join(f'{c.of_events} as {c.name}' for c in self.key)}, {names} from {rows}"
+        of_rows = ", ".join(f"{c.of_events} as {c.name}" for c in self.key)
+        day = f", {DAY.name}" if self.day_lists else ""
+        ctes = [
+            f"fresh as (select {of_rows}{day}, {names} from {rows})",
+            f"touched as (select distinct {', '.join(keys)} from fresh)",
+        ]
+        columns = ", ".join(n for n, _ in self.table_columns())
+        both = f"select {', '.join(keys)}, {names} from fresh"
+        kept = ""
         if held is not None:
-            both = f"select {keys}, {names} from {held} union all {both}"
+            same = " and ".join(f"t.{k} is not distinct from h.{k}" for k in keys)
+            ctes.append(
+                f"held_touched as (select h.* from {held} h where exists (select 1 from touched t where {same}))"
+            )
+            both = f"select {', '.join(keys)}, {names} from held_touched union all {both}"
+            kept = f" union all select {columns} from {held} h where not exists (select 1 from touched t where {same})"
         measures = ", ".join(f"{c.merged} as {c.name}" for c in self.of.measures)
-        return (
-            f"select {keys}, {measures}, cast({int(through)} as bigint) as {THROUGH} "
-            f"from ({both}) as folded group by {keys}"
-        )
+        ctes.append(f"scalars as (select {', '.join(keys)}, {measures} from ({both}) as b group by {', '.join(keys)})")
+        if not self.day_lists:
+            merged = f"select *, cast({int(through)} as bigint) as {THROUGH} from scalars"
+        else:
+            ctes += self._lists_ctes(keys, held is not None, dialect)
+            on = " and ".join(f"l.{k} is not distinct from s.{k}" for k in keys)
+            lists = ", ".join(f"l.{n}" for n in [DAYS, *(d.name for d in self.day_lists)])
+            merged = (
+                f"select s.*, {lists}, cast({int(through)} as bigint) as {THROUGH} "
+                f"from scalars s left join lists l on {on}"
+            )
+        return f"with {', '.join(ctes)} select {columns} from ({merged}) as m{kept}"
+
+    def _lists_ctes(self, keys: list[str], held: bool, dialect: Dialect) -> list[str]:
+        k = ", ".join(keys)
+        values = ", ".join(f"{d.of_rows} as {d.name}" for d in self.day_lists)
+        parts = f"select {k}, day, {values} from fresh where day is not null group by {k}, day"
+        if held:
+            elements = ", ".join(f"h.{d.name}[x.i] as {d.name}" for d in self.day_lists)
+            keyed = ", ".join(f"h.{c}" for c in keys)
+            parts = f"select {keyed}, x.day, {elements} from held_touched h {dialect.each_day} union all {parts}"
+        merged = ", ".join(f"{d.merged} as {d.name}" for d in self.day_lists)
+        listed = ", ".join(f"{dialect.listed(d.name)} as {d.name}" for d in self.day_lists)
+        return [
+            f"by_day as (select {k}, day, {merged} from ({parts}) as d group by {k}, day)",
+            f"lists as (select {k}, {dialect.listed('day')} as {DAYS}, {listed} from by_day group by {k})",
+        ]
 
 
 # A load run's id as `gamepipe load` makes it (gamepipe/load/game.py `run_id`, e.g.
 # 20261128-090422-s42); its sessions' ids begin with it and a dash. No backslash: the
 # pattern is a string literal in Spark's SQL, which reads backslashes as escapes.
 RUN_FORM = "[0-9]{8}-[0-9]{6}-s[0-9]+"
+# RUN of a row with a session id, in a query on Trino or DuckDB too (Trino's regexp_extract
+# gives null where Spark's gives ''): filled into queries/ as `{run_of_session}`.
+RUN_OF_SESSION = "coalesce(regexp_extract(session_id, '^(" + RUN_FORM + ")-', 1), '')"
 # A load run's rows of a table with session ids (events, routed tables, player_sessions).
 OF_RUN_BY_SESSION = "session_id like '{run}-%'"
 
@@ -161,4 +248,16 @@ ITEM_DAYS = Rollup(
     of_run="run = '{run}'",
 )
 
-PLAYERS = Lifetime(of=PLAYER_SESSIONS, key=(RUN, PLAYER_ID), of_run="run = '{run}'")
+PLAYERS = Lifetime(
+    of=PLAYER_SESSIONS,
+    key=(RUN, PLAYER_ID),
+    of_run="run = '{run}'",
+    day_lists=(
+        # 0 on a day without a purchase (sum(revenue) is null there): Spark's collect_list drops nulls
+        DayList(
+            "day_revenues", "decimal(18,2)", "coalesce(sum(revenue), 0)", "cast(sum(day_revenues) as decimal(18, 2))"
+        ),
+        DayList("day_swords", "long", "sum(sword_count)", "sum(day_swords)"),
+        DayList("day_joins", "long", "sum(join_count)", "sum(day_joins)"),
+    ),
+)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -238,12 +238,21 @@ def landed(settings: Settings, run: str, events: int) -> None:
 
 def test_maintain_folds_player_sessions_into_players_and_the_queries_read_each_event_once(stack: Settings) -> None:
     run = f"20261204-{uuid.uuid4().int % 1_000_000:06d}-s1"  # a load run's id, so the queries can pick it
+    today = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
+    first, second = (today - timedelta(days=2)).date(), (today - timedelta(days=1)).date()  # game days, client time
     sword: dict[str, object] = {"event_type": "purchase_sword", "session_id": f"{run}-p1-1", "player_id": f"p1-{run}",
-                                "sword_type": "iron", "price": 4.99}  # fmt: skip
+                                "sword_type": "iron", "price": 4.99, "client_ts": f"{first}T10:00:00Z"}  # fmt: skip
     swords = [sword] * 3
     guild: list[dict[str, object]] = [
-        {"event_type": "join_guild", "session_id": f"{run}-p2-1", "player_id": f"p2-{run}", "guild_name": "Night Owls"}
+        {
+            "event_type": "join_guild",
+            "session_id": f"{run}-p2-1",
+            "player_id": f"p2-{run}",
+            "guild_name": "Night Owls",
+            "client_ts": f"{first}T11:00:00Z",
+        }
     ]
+    lists = f"select player_id, days, day_revenues, day_swords, day_joins from players where run = '{run}'"
     post(stack, swords + guild)
     landed(stack, run, 4)
     headline = named(stack, "headline", run)
@@ -262,14 +271,34 @@ def test_maintain_folds_player_sessions_into_players_and_the_queries_read_each_e
     newest = query.run(stack, f"select max(landed) from player_sessions where session_id like '{run}-%'").scalar()
     assert newest <= through
     assert before == query.run(stack, headline).rows == [(4, 2, 1, Decimal("14.97"), 3, 1)]
+    # and each player's day of play, listed with its revenue, swords and guild joins
+    assert sorted(query.run(stack, lists).rows) == [
+        (f"p1-{run}", [first], [Decimal("14.97")], [3], [0]),
+        (f"p2-{run}", [first], [Decimal("0.00")], [0], [1]),
+    ]
 
-    # Two more swords land after the fold: read beside players, not in it, each once.
-    post(stack, swords[:2])
+    # Two more swords land after the fold, a day later: read beside players, not in it, each once.
+    post(stack, [{**sword, "client_ts": f"{second}T09:00:00Z"}] * 2)
     landed(stack, run, 6)
     assert query.run(stack, headline).rows == [(6, 2, 1, Decimal("24.95"), 5, 1)]
     for engine in ("trino", "duckdb"):
         top = Engine(stack, engine).named("top_spenders", run).rows
         assert comparable(top) == comparable([(f"p1-{run}", 5, Decimal("24.95"))]), engine
+        # the cohort of the first day: both players on it, p1 the day after too
+        assert Engine(stack, engine).named("retention", run).rows == [(first, 0, 2), (first, 1, 1)], engine
+
+    # The next fold merges them into p1's lists: a second day, in order.
+    result = subprocess.run(
+        [str(cli), "maintain", "--table", "players", "--json"], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert sorted(query.run(stack, lists).rows)[0] == (
+        f"p1-{run}",
+        [first, second],
+        [Decimal("14.97"), Decimal("9.98")],
+        [3, 2],
+        [0, 0],
+    )
 
 
 # Run in a process of its own: in a namespace of its own, player_sessions as an older

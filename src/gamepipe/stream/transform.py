@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
+    ArrayType,
     BinaryType,
     BooleanType,
     DataType,
@@ -56,6 +57,8 @@ _SIMPLE: dict[str, DataType] = {
 
 
 def spark_type(logical: str) -> DataType:
+    if logical.startswith("list<"):  # a lifetime table's day lists (gamepipe/rollup.py DayList)
+        return ArrayType(spark_type(logical[len("list<") : -1]), True)
     if logical.startswith("decimal("):
         precision, scale = logical[len("decimal(") : -1].split(",")
         return DecimalType(int(precision), int(scale))
