@@ -50,15 +50,20 @@ def small_files(settings: Settings) -> tuple[str, int]:
     return session, before
 
 
+def maintain(*tables: str, env: dict[str, str] | None = None) -> str:
+    """`gamepipe maintain --json` on these tables, as a user runs it; its report (stdout)."""
+    cli = Path(sys.executable).parent / "gamepipe"
+    argv = [str(cli), "maintain", *(a for t in tables for a in ("--table", t)), "--json"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
 def test_maintain_compacts_small_files_and_keeps_every_row(stack: Settings) -> None:
     session, files_before = small_files(stack)
     rows_before = query.count(stack, "join_guilds")
 
-    cli = Path(sys.executable).parent / "gamepipe"
-    result = subprocess.run(
-        [str(cli), "maintain", "--table", "join_guilds"], capture_output=True, text=True, timeout=600, check=False
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    maintain("join_guilds")
     assert files(stack, "join_guilds") < files_before
     assert query.count(stack, "join_guilds") >= rows_before  # the stream may have added more, never fewer
     assert query.count(stack, f"join_guilds where session_id = '{session}'") == 40
@@ -110,13 +115,7 @@ def test_maintain_merges_the_rollups_rows_of_a_day_that_is_over(stack: Settings)
         query.run(stack, f"insert into item_days values ({item_key}, {events}, {paid}, {revenue})")
     today = query.run(stack, "select count(*) from player_sessions where received_day = current_date").scalar()
 
-    cli = Path(sys.executable).parent / "gamepipe"
-    result = subprocess.run(
-        [str(cli), "maintain", "--table", "player_sessions", "--table", "item_days", "--json"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert set(json.loads(result.stdout)) == {"player_sessions", "item_days"}
+    assert set(json.loads(maintain("player_sessions", "item_days"))) == {"player_sessions", "item_days"}
     # Merged by this call, or by a round the stream scheduled meanwhile (the same code, so
     # the call may find nothing left to merge): the key's partial rows are one row now.
     base = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
@@ -202,17 +201,8 @@ def test_expiry_never_takes_the_streams_newest_snapshot_or_the_one_before_it(sta
     for i in range(3):  # newer snapshots that are not the stream's
         query.run(stack, f"insert into rejected_events (reason, raw_event) values ('a test', 'test {i} {tag}')")
     query.run(stack, f"delete from rejected_events where raw_event like '%{tag}'")
-    cli = Path(sys.executable).parent / "gamepipe"
     env = dict(os.environ, GAMEPIPE_STREAM__KEEP_SNAPSHOTS_MINUTES="0", GAMEPIPE_STREAM__KEEP_LAST_SNAPSHOTS="1")
-    result = subprocess.run(
-        [str(cli), "maintain", "--table", "rejected_events"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=env,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    maintain("rejected_events", env=env)
     kept = {
         r[0]: r[1] for r in query.run(stack, 'select snapshot_id, committed_at from "rejected_events$snapshots"').rows
     }
@@ -258,12 +248,7 @@ def test_maintain_folds_player_sessions_into_players_and_the_queries_read_each_e
     headline = named(stack, "headline", run)
     before = query.run(stack, headline).rows
 
-    cli = Path(sys.executable).parent / "gamepipe"
-    result = subprocess.run(
-        [str(cli), "maintain", "--table", "players", "--json"], capture_output=True, text=True, timeout=600, check=False
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    through = json.loads(result.stdout)["players"]["folded_through"]
+    through = json.loads(maintain("players"))["players"]["folded_through"]
     # Folded by this call or by a round the stream scheduled meanwhile: the run's rows are in
     # players, a row per player, and all its player_sessions rows are landed by THROUGH.
     held = query.run(stack, f"select player_id, event_count, purchase_count, revenue from players where run = '{run}'")
@@ -288,10 +273,7 @@ def test_maintain_folds_player_sessions_into_players_and_the_queries_read_each_e
         assert Engine(stack, engine).named("retention", run).rows == [(first, 0, 2), (first, 1, 1)], engine
 
     # The next fold merges them into p1's lists: a second day, in order.
-    result = subprocess.run(
-        [str(cli), "maintain", "--table", "players", "--json"], capture_output=True, text=True, timeout=600, check=False
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    maintain("players")
     assert sorted(query.run(stack, lists).rows)[0] == (
         f"p1-{run}",
         [first, second],
