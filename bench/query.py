@@ -43,9 +43,9 @@ DAYS = {"change_day": date(2026, 11, 20)}  # sword_rates: the middle day as the 
 SIZES = (100_000, 1_000_000, 10_000_000, 100_000_000)
 PLAYERS_PER_EVENT = 0.01  # 1e7 events: 100,000 players
 GAME_DAYS = 14
-# The generator's version (5: players with day lists), kept in the snapshot: data of an
+# The generator's version (6: sessions folded too), kept in the snapshot: data of an
 # older shape is rewritten.
-SHAPE = "game-days-5"
+SHAPE = "game-days-6"
 # The writer's heap: with the stream's 1 GB, writing 1e8 events ran out of heap in the
 # Parquet writer of the first table (two tasks of ~15 M rows each).
 WRITER_MEMORY = "4g"

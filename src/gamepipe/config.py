@@ -92,9 +92,10 @@ class CatalogSettings(_Section):
 class TrinoSettings(_Section):
     host: str = "127.0.0.1"  # the coordinator
     port: int = 8080
-    # 2.5 GB: at 100 M events the report's session_lengths groups the rollup's 10.6 M rows
+    # 2.5 GB: at 100 M events the report's session_lengths grouped the rollup's 10.6 M rows
     # by session, which took more than a 1.5 GB heap (an OutOfMemoryError killed the
-    # server; docs/decisions.md, 2026-12-03).
+    # server; docs/decisions.md, 2026-12-03). It reads the table sessions now; whether
+    # less heap does for players_by_isp and activity_by_minute is not measured yet.
     heap: str = "2560m"
     # Workers beside the coordinator (cluster profile: `cluster.trino_workers`), their heap,
     # and what one query may take on a node.
@@ -198,6 +199,10 @@ class StreamSettings(_Section):
     # (gamepipe/rollup.py `PLAYERS`), which the report's per-player queries read with the
     # rows landed since (None: no such table, and those queries fail; needs rollup_table).
     player_table: str | None = "players"
+    # player_sessions folded into one row per load run, player and session by table care
+    # (gamepipe/rollup.py `SESSIONS`), which session_lengths reads with the rows landed
+    # since (None: no such table, and that query fails; needs rollup_table).
+    session_table: str | None = "sessions"
     # Kafka records that are not valid events, with the reason (None: dropped, counted).
     rejected_table: str | None = "rejected_events"
     # Compact, expire snapshots, remove orphans this many minutes after the last round

@@ -11,6 +11,9 @@ queries read instead of the events.
   (`DayList`): table care folds player_sessions' rows into it, so the per-player and
   per-day queries read a row per player, not one per session and day, plus the rows
   landed since the last fold.
+- `sessions`: one row per load run, player and session (a `Lifetime` of player_sessions
+  too, with its first and last times), so session_lengths reads a session's length from
+  one row instead of grouping player_sessions by session.
 
 In: rows of the events table (or a micro-batch's valid events). Out: SQL expressions, one
 definition per rollup read three ways: grouping events into rollup rows (the stream, per
@@ -132,17 +135,22 @@ class Lifetime:
     key: tuple[Column, ...]  # over the rollup's rows
     of_run: str
     day_lists: tuple[DayList, ...] = ()
+    only: tuple[Column, ...] = ()  # the rollup's measures kept (none named: all of them)
+
+    @property
+    def measures(self) -> tuple[Column, ...]:
+        return self.only or self.of.measures
 
     def table_columns(self) -> list[tuple[str, str]]:
         lists = [(DAYS, "list<date>")] + [(d.name, f"list<{d.kind}>") for d in self.day_lists] if self.day_lists else []
-        return [(c.name, c.kind) for c in self.key + self.of.measures] + lists + [(THROUGH, "long")]
+        return [(c.name, c.kind) for c in self.key + self.measures] + lists + [(THROUGH, "long")]
 
     def folding_sql(self, held: str | None, rows: str, through: int, dialect: Dialect = SPARK) -> str:
         """The table's rows after a fold: `held` (its rows now; None: none yet) with `rows`
         (the rollup's rows landed since) merged in, one per key; the keys `rows` has get
         THROUGH `through`, the others are kept as they are."""
         keys = [c.name for c in self.key]
-        names = ", ".join(c.name for c in self.of.measures)
+        names = ", ".join(c.name for c in self.measures)
         of_rows = ", ".join(f"{c.of_events} as {c.name}" for c in self.key)
         day = f", {DAY.name}" if self.day_lists else ""
         ctes = [
@@ -159,7 +167,7 @@ class Lifetime:
             )
             both = f"select {', '.join(keys)}, {names} from held_touched union all {both}"
             kept = f" union all select {columns} from {held} h where not exists (select 1 from touched t where {same})"
-        measures = ", ".join(f"{c.merged} as {c.name}" for c in self.of.measures)
+        measures = ", ".join(f"{c.merged} as {c.name}" for c in self.measures)
         ctes.append(f"scalars as (select {', '.join(keys)}, {measures} from ({both}) as b group by {', '.join(keys)})")
         if not self.day_lists:
             merged = f"select *, cast({int(through)} as bigint) as {THROUGH} from scalars"
@@ -217,16 +225,19 @@ _WHEN_JOIN = "case when event_type = 'join_guild'"
 _WHEN_VISIT = "case when event_type = 'default'"
 _WHEN_PAID = "case when price is not null"
 PLAYER_ID = Column("player_id", "string", "player_id")
+SESSION_ID = Column("session_id", "string", "session_id")
+FIRST_AT = Column("first_at", "timestamp", "min(client_ts)", "min(first_at)")
+LAST_AT = Column("last_at", "timestamp", "max(client_ts)", "max(last_at)")
 PLAYER_SESSIONS = Rollup(
-    key=(RECEIVED_DAY, PLAYER_ID, Column("session_id", "string", "session_id"), DAY),
+    key=(RECEIVED_DAY, PLAYER_ID, SESSION_ID, DAY),
     measures=(
         EVENT_COUNT,
         PURCHASE_COUNT,
         REVENUE,
         Column("sword_count", "long", f"count({_WHEN_SWORD} then 1 end)", "sum(sword_count)"),
         Column("join_count", "long", f"count({_WHEN_JOIN} then 1 end)", "sum(join_count)"),
-        Column("first_at", "timestamp", "min(client_ts)", "min(first_at)"),
-        Column("last_at", "timestamp", "max(client_ts)", "max(last_at)"),
+        FIRST_AT,
+        LAST_AT,
         Column("first_visit_at", "timestamp", f"min({_WHEN_VISIT} then client_ts end)", "min(first_visit_at)"),
         Column("first_purchase_at", "timestamp", f"min({_WHEN_PAID} then client_ts end)", "min(first_purchase_at)"),
         Column("last_join_at", "timestamp", f"max({_WHEN_JOIN} then client_ts end)", "max(last_join_at)"),
@@ -260,4 +271,13 @@ PLAYERS = Lifetime(
         DayList("day_swords", "long", "sum(sword_count)", "sum(day_swords)"),
         DayList("day_joins", "long", "sum(join_count)", "sum(day_joins)"),
     ),
+)
+
+# A session's first and last times over all its days (null: its events had no client_ts),
+# with its events and revenue, which `verify` counts as it does players'.
+SESSIONS = Lifetime(
+    of=PLAYER_SESSIONS,
+    key=(RUN, PLAYER_ID, SESSION_ID),
+    of_run="run = '{run}'",
+    only=(EVENT_COUNT, REVENUE, FIRST_AT, LAST_AT),
 )

@@ -2,11 +2,12 @@
 
 In: `stream.routes` (event type -> table), `stream.all_events_table`,
 `stream.rollup_table`, `stream.item_rollup_table`, `stream.player_table`,
-`stream.rejected_table`. Out: `Table`s, in that order: each one's name, role, the event
-type a routed table holds or the rollup a rollup table keeps, its partition column and
-(given the contract) its columns. The player table is table care's to write (it folds
-player_sessions into it), not the stream's; it is listed here so the DDL, care, `verify`
-and the engines find it where they find the others.
+`stream.session_table`, `stream.rejected_table`. Out: `Table`s, in that order: each
+one's name, role, the event type a routed table holds or the rollup a rollup table
+keeps, its partition column and (given the contract) its columns. The player and
+session tables are table care's to write (it folds player_sessions into them), not the
+stream's; they are listed here so the DDL, care, `verify` and the engines find them
+where they find the others.
 The stream's DDL, routing and row counts, table care, `status`, `verify`, the demo and
 the query engines all read this list; none enumerates the tables itself. Pure: no I/O.
 """
@@ -18,7 +19,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from gamepipe.events import REJECTED_COLUMNS, Contract
-from gamepipe.rollup import ITEM_DAYS, PLAYER_SESSIONS, PLAYERS, Lifetime, Rollup
+from gamepipe.rollup import ITEM_DAYS, PLAYER_SESSIONS, PLAYERS, SESSIONS, Lifetime, Rollup
 
 if TYPE_CHECKING:
     from gamepipe.config import StreamSettings
@@ -70,8 +71,8 @@ class Table:
 
 
 def stream_tables(stream: StreamSettings) -> tuple[Table, ...]:
-    """Routed tables (in `routes` order), then all events, the rollups, the player table
-    (with player_sessions), dead letters, each if set."""
+    """Routed tables (in `routes` order), then all events, the rollups, the player and
+    session tables (with player_sessions), dead letters, each if set."""
     out = [Table(name, Role.ROUTED, event_type) for event_type, name in stream.routes.items()]
     if stream.all_events_table:
         out.append(Table(stream.all_events_table, Role.ALL_EVENTS))
@@ -81,6 +82,8 @@ def stream_tables(stream: StreamSettings) -> tuple[Table, ...]:
         out.append(Table(stream.item_rollup_table, Role.ROLLUP, rollup=ITEM_DAYS))
     if stream.rollup_table and stream.player_table:
         out.append(Table(stream.player_table, Role.LIFETIME, lifetime=PLAYERS, folds=stream.rollup_table))
+    if stream.rollup_table and stream.session_table:
+        out.append(Table(stream.session_table, Role.LIFETIME, lifetime=SESSIONS, folds=stream.rollup_table))
     if stream.rejected_table:
         out.append(Table(stream.rejected_table, Role.REJECTED))
     return tuple(out)

@@ -283,6 +283,40 @@ def test_maintain_folds_player_sessions_into_players_and_the_queries_read_each_e
     )
 
 
+def test_maintain_folds_sessions_and_session_lengths_moves_a_session_grown_since(stack: Settings) -> None:
+    run = f"20261204-{uuid.uuid4().int % 1_000_000:06d}-s2"
+    day = (datetime.now(UTC) - timedelta(days=1)).date()
+    one: dict[str, object] = {"event_type": "join_guild", "session_id": f"{run}-p1-1", "player_id": f"p1-{run}",
+                              "guild_name": "Night Owls", "client_ts": f"{day}T10:00:00Z"}  # fmt: skip
+    other = {**one, "session_id": f"{run}-p2-1", "player_id": f"p2-{run}"}
+    post(stack, [one, {**one, "client_ts": f"{day}T10:00:30Z"}, other])
+    landed(stack, run, 3)
+    held = (
+        "select player_id, session_id, event_count, date_diff('second', first_at, last_at) "
+        f"from sessions where run = '{run}'"
+    )
+
+    maintain("sessions")
+    # Folded by this call or by a round the stream scheduled meanwhile: a row per session.
+    assert sorted(query.run(stack, held).rows) == [
+        (f"p1-{run}", f"{run}-p1-1", 2, 30),
+        (f"p2-{run}", f"{run}-p2-1", 1, 0),
+    ]
+    for engine in ("trino", "duckdb"):
+        assert Engine(stack, engine).named("session_lengths", run).rows == [(0, 1), (30, 1)], engine
+
+    # p1's session goes on after the fold: out of the 30 s bucket, into the 90 s one, on
+    # both engines, before the next fold and after it.
+    post(stack, [{**one, "client_ts": f"{day}T10:01:30Z"}])
+    landed(stack, run, 4)
+    for engine in ("trino", "duckdb"):
+        assert Engine(stack, engine).named("session_lengths", run).rows == [(0, 1), (90, 1)], engine
+    maintain("sessions")
+    assert sorted(query.run(stack, held).rows)[0] == (f"p1-{run}", f"{run}-p1-1", 3, 90)
+    for engine in ("trino", "duckdb"):
+        assert Engine(stack, engine).named("session_lengths", run).rows == [(0, 1), (90, 1)], engine
+
+
 # Run in a process of its own: in a namespace of its own, player_sessions as an older
 # gamepipe made it (no landed) with a row; then the stream's DDL at start, twice.
 UPGRADE = """

@@ -32,19 +32,23 @@ def test_a_copy_with_another_var_dir_derives_its_own_paths(tmp_path: Path) -> No
     assert other.warehouse == (tmp_path / "warehouse").resolve().as_uri()
 
 
-def test_stream_tables_are_routes_then_all_events_then_the_rollups_then_players_then_dead_letters() -> None:
+def test_stream_tables_are_routes_then_all_events_then_the_rollups_then_lifetimes_then_dead_letters() -> None:
     st = load_settings().stream
-    assert st.tables == [*st.routes.values(), "events", "player_sessions", "item_days", "players", "rejected_events"]
+    lifetimes = ["players", "sessions"]
+    assert st.tables == [*st.routes.values(), "events", "player_sessions", "item_days", *lifetimes, "rejected_events"]
     off = st.model_copy(update={"rejected_table": None, "rollup_table": None})
-    assert off.tables == [*st.routes.values(), "events", "item_days"], "no players without the rollup it folds"
+    assert off.tables == [*st.routes.values(), "events", "item_days"], "no lifetimes without the rollup they fold"
     assert off.model_copy(update={"item_rollup_table": None}).tables == [*st.routes.values(), "events"]
+    assert "sessions" not in st.model_copy(update={"session_table": None}).tables
     tables = stream_tables(st)
     roles = [t.role for t in tables]
     assert roles == [Role.ROUTED] * len(st.routes) + [
-        Role.ALL_EVENTS, Role.ROLLUP, Role.ROLLUP, Role.LIFETIME, Role.REJECTED
+        Role.ALL_EVENTS, Role.ROLLUP, Role.ROLLUP, Role.LIFETIME, Role.LIFETIME, Role.REJECTED
     ]  # fmt: skip
-    [players] = [t for t in tables if t.role is Role.LIFETIME]
-    assert players.folds == "player_sessions" and players.day_column is None and not players.holds("join_guild")
+    folded = [t for t in tables if t.role is Role.LIFETIME]
+    assert [t.name for t in folded] == lifetimes
+    for t in folded:
+        assert t.folds == "player_sessions" and t.day_column is None and not t.holds("join_guild"), t.name
 
 
 def test_a_batch_limit_that_is_not_positive_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:

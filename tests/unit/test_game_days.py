@@ -6,6 +6,7 @@ planted effect and say so when there is none."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -60,16 +61,13 @@ class Duck:
         for name, kept in (("player_sessions", rollup.PLAYER_SESSIONS), ("item_days", rollup.ITEM_DAYS)):
             parts = " union all ".join(kept.grouping_sql(b, landed=i) for i, b in enumerate(batches))
             self.con.execute(f"create view {name} as {parts}")
-        # players as table care leaves it: folded twice, the first batch, then the second;
-        # the last batch's rows are landed since, read beside it.
-        self.con.execute(
-            f"create table players as {rollup.PLAYERS.folding_sql(None, FOLD.format(0), 0, rollup.DUCKDB)}"
-        )
-        self.con.execute(
-            f"create table folded as {rollup.PLAYERS.folding_sql('players', FOLD.format(1), 1, rollup.DUCKDB)}"
-        )
-        self.con.execute("drop table players")
-        self.con.execute("alter table folded rename to players")
+        # players and sessions as table care leaves them: folded twice, the first batch, then
+        # the second; the last batch's rows are landed since, read beside them.
+        for name, lifetime in (("players", rollup.PLAYERS), ("sessions", rollup.SESSIONS)):
+            self.con.execute(f"create table {name} as {lifetime.folding_sql(None, FOLD.format(0), 0, rollup.DUCKDB)}")
+            self.con.execute(f"create table folded as {lifetime.folding_sql(name, FOLD.format(1), 1, rollup.DUCKDB)}")
+            self.con.execute(f"drop table {name}")
+            self.con.execute(f"alter table folded rename to {name}")
         self.run_id = the_plan.run_id
 
     def rows(self, name: str, engine: str | None = None, **days: date) -> list[tuple[Any, ...]]:
@@ -114,6 +112,23 @@ def test_the_queries_return_the_ground_truth(demo_plan: Plan) -> None:
     change = (START + timedelta(days=7)).date()
     assert duck.rows("sword_rates", change_day=change) == kpis.sword_rates(demo_plan.events, change)
     assert duck.rows("players") == kpis.players(demo_plan.events)
+
+
+def test_session_lengths_groups_events_without_a_player_or_session_id(demo_plan: Plan) -> None:
+    """`in` matches no null session id, so the sessions without one take a path of their
+    own, and a null player id rides in a key: grouped, null with null, as
+    kpis.session_lengths groups them (over all data: a run's rows have session ids)."""
+    events = [dict(e) for e in demo_plan.events[:4000]]
+    for i, e in enumerate(events):
+        if i % 7 == 0:
+            e["session_id"] = None
+        elif i % 11 == 0:
+            e["player_id"] = None
+    duck = Duck(replace(demo_plan, events=events))
+    assert duck.con.execute("select count(*) from sessions where session_id is null").fetchone() != (0,)
+    assert duck.con.execute("select count(*) from sessions where player_id is null").fetchone() != (0,)
+    rows = duck.con.execute(named(load_settings(), "session_lengths")).fetchall()
+    assert [tuple(r) for r in rows] == kpis.session_lengths(events)
 
 
 def test_a_query_of_an_engine_of_its_own_returns_what_the_shared_text_returns(demo_plan: Plan) -> None:

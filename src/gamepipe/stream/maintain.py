@@ -5,8 +5,9 @@ Streaming commits a few files per table every trigger; left alone, an hour leave
 thousands of small files per partition and every query opens them all. A rollup
 (gamepipe/rollup.py) gets a row per key from every micro-batch that holds the key; once a
 received day is over, its rows are merged into one per key (`merge_rollup`); first, the
-rows landed since the last round are folded into the lifetime table, a row per player
-(`fold`), and only days whose rows are all folded are merged. In: a Spark
+rows landed since the last round are folded into the lifetime tables, a row per player
+and one per session (`fold`), and only days whose rows are all folded into every one of
+them are merged. In: a Spark
 session with the Iceberg catalog. Out: per table, what each Iceberg procedure did.
 `gamepipe maintain` runs a round on demand; the stream job starts one every
 `stream.maintain_every_minutes` (`TableCare`) as that same command in a child process
@@ -247,7 +248,7 @@ def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None =
     chosen = tables or settings.stream.tables
     rollups = {t.name: t.rollup for t in stream_tables(settings.stream) if t.rollup is not None}
     # Folds first, so the merges after them find the days before today folded.
-    folded: dict[str, int] = {}  # rollup table -> THROUGH of the lifetime table folding it
+    folded: dict[str, int] = {}  # rollup table -> the least THROUGH of the lifetime tables folding it
     throughs: dict[str, int] = {}  # lifetime table -> its THROUGH after this round
     for kept in stream_tables(settings.stream):
         if kept.lifetime is None or kept.folds is None:
@@ -261,7 +262,8 @@ def maintain(spark: SparkSession, settings: Settings, tables: list[str] | None =
                 log.warning("%s", conflict)
         if through is None:  # not folded here, or another fold won: read what the table holds
             through = folded_through(spark, name, current_snapshot(spark, name))
-        throughs[kept.name] = folded[kept.folds] = through
+        throughs[kept.name] = through
+        folded[kept.folds] = min(through, folded.get(kept.folds, through))
     for table in chosen:
         ident = f"{namespace}.{table}"
         merged: list[date] = []
