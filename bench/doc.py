@@ -562,11 +562,10 @@ HAND_MEASURED = [
     "`gamepipe load --scenario game --players 5000 --events 1000000 --concurrency 8 --faults 5` sent 5,762 "
     "events/s through the API, every request answered as expected; `gamepipe verify` passed 14/14.",
     "",
-    "The per-day queries over `players`' day lists (2026-12-04, issue 21's ninth part; scripts outside "
-    "the harness, docs/decisions.md), at 100 M events: Trino `retention` 1,204 ms, `guild_retention` 856,"
-    " `sword_rates` 2,040, `days` 2,107; DuckDB 389 / 699 / 520 / 478 ms. The report-query figures above "
-    "are from the run before the lists; the next `make bench` re-measures them (its data shape "
-    "`game-days-5` rewrites the bench data once).",
+    "The per-day queries over `players`' day lists and `session_lengths` over `sessions` (2026-12-04, "
+    "issue 21's ninth and tenth parts) were first measured by scripts outside the harness "
+    "(docs/decisions.md); the report-query figures above are the harness's, on data of shape "
+    "`game-days-6`, the first with both.",
     "",
     "Choosing the API's server (2026-11-28, `ab -c 64 -n 30000` on GET /purchase_a_sword):",
     "",
