@@ -296,25 +296,26 @@ def test_maintain_folds_sessions_and_session_lengths_moves_a_session_grown_since
         f"from sessions where run = '{run}'"
     )
 
+    def lengths_on_both_engines(expected: list[tuple[int, int]]) -> None:
+        for engine in ("trino", "duckdb"):
+            assert Engine(stack, engine).named("session_lengths", run).rows == expected, engine
+
     maintain("sessions")
     # Folded by this call or by a round the stream scheduled meanwhile: a row per session.
     assert sorted(query.run(stack, held).rows) == [
         (f"p1-{run}", f"{run}-p1-1", 2, 30),
         (f"p2-{run}", f"{run}-p2-1", 1, 0),
     ]
-    for engine in ("trino", "duckdb"):
-        assert Engine(stack, engine).named("session_lengths", run).rows == [(0, 1), (30, 1)], engine
+    lengths_on_both_engines([(0, 1), (30, 1)])
 
     # p1's session goes on after the fold: out of the 30 s bucket, into the 90 s one, on
     # both engines, before the next fold and after it.
     post(stack, [{**one, "client_ts": f"{day}T10:01:30Z"}])
     landed(stack, run, 4)
-    for engine in ("trino", "duckdb"):
-        assert Engine(stack, engine).named("session_lengths", run).rows == [(0, 1), (90, 1)], engine
+    lengths_on_both_engines([(0, 1), (90, 1)])
     maintain("sessions")
     assert sorted(query.run(stack, held).rows)[0] == (f"p1-{run}", f"{run}-p1-1", 3, 90)
-    for engine in ("trino", "duckdb"):
-        assert Engine(stack, engine).named("session_lengths", run).rows == [(0, 1), (90, 1)], engine
+    lengths_on_both_engines([(0, 1), (90, 1)])
 
 
 # Run in a process of its own: in a namespace of its own, player_sessions as an older
