@@ -2,7 +2,9 @@ players_by_day as (
   -- A row per load run and player who played on a game day: the days (ascending) and each
   -- day's revenue, swords bought and guild joins, from the lists the table players keeps
   -- (folded by table care, gamepipe/rollup.py PLAYERS). The players with player_sessions
-  -- rows landed since the fold are listed again from their lists and those rows.
+  -- rows landed since the fold are listed again from their lists and those rows; so are
+  -- a run's events without a player id (one player, as kpis.py counts them), which
+  -- `exists` on `=` would never match, and would count twice.
   with landed_since as (
     select
       {run_of_session} as run,
@@ -14,10 +16,15 @@ players_by_day as (
     select run, player_id, days, day_revenues, day_swords, day_joins
     from players p
     where {run_match} and exists (select 1 from landed_since t where t.run = p.run and t.player_id = p.player_id)
+    union all
+    -- (few; the engines skip the files whose null counts say they have none)
+    select run, player_id, days, day_revenues, day_swords, day_joins
+    from players p
+    where {run_match} and player_id is null
   )
   select run, player_id, days, day_revenues, day_swords, day_joins
   from players p
-  where {run_match} and cardinality(days) > 0
+  where {run_match} and cardinality(days) > 0 and player_id is not null
     and not exists (select 1 from landed_since t where t.run = p.run and t.player_id = p.player_id)
   union all
   select

@@ -131,6 +131,26 @@ def test_session_lengths_groups_events_without_a_player_or_session_id(demo_plan:
     assert [tuple(r) for r in rows] == kpis.session_lengths(events)
 
 
+def test_the_per_day_queries_count_the_events_without_a_player_id_as_one_player(demo_plan: Plan) -> None:
+    """A run's events without a player id are one player to kpis.py; with its row in
+    `players` and rows landed since, players_by_day lists it once (`exists` on `=`
+    matches no null, so those rows take a path of their own; without it the player was
+    counted twice, from its row and from the rows landed since)."""
+    events = [dict(e) for e in demo_plan.events[:4000]]
+    for e in events[::11]:
+        e["player_id"] = None
+    duck = Duck(replace(demo_plan, events=events))
+    assert duck.con.execute("select count(*) from players where player_id is null").fetchone() == (1,)
+    assert duck.con.execute(
+        "select count(*) from player_sessions where player_id is null and landed > 1"
+    ).fetchone() != (0,)
+    change = (START + timedelta(days=7)).date()
+    assert duck.rows("days") == kpis.days(events)
+    assert duck.rows("retention") == kpis.retention(events)
+    assert duck.rows("guild_retention") == kpis.guild_retention(events)
+    assert duck.rows("sword_rates", change_day=change) == kpis.sword_rates(events, change)
+
+
 def test_a_query_of_an_engine_of_its_own_returns_what_the_shared_text_returns(demo_plan: Plan) -> None:
     """queries/<name>.<engine>.sql, an engine's own text of a query, run here on DuckDB
     (DuckDB's own, and the shared text), returns the rows of the shared text, itself held
