@@ -2,9 +2,9 @@ players_by_day as (
   -- A row per load run and player who played on a game day: the days (ascending) and each
   -- day's revenue, swords bought and guild joins, from the lists the table players keeps
   -- (folded by table care, gamepipe/rollup.py PLAYERS). The players with player_sessions
-  -- rows landed since the fold are listed again from their lists and those rows; so are
-  -- a run's events without a player id (one player, as kpis.py counts them), which
-  -- `exists` on `=` would never match, and would count twice.
+  -- rows landed since the fold are listed again from their lists and those rows. So is the
+  -- player of a run's events without a player id (one player, as kpis.py counts them),
+  -- always: `exists` on `=` never matches a null, which listed it twice.
   with landed_since as (
     select
       {run_of_session} as run,
