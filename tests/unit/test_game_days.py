@@ -25,6 +25,7 @@ from gamepipe.simulate import NO_EFFECT, PLANTED, Plan, plan
 START = datetime(2026, 11, 1, tzinfo=UTC)
 RUN = "20261101-000000-s42"  # a load run's id, of the form gamepipe load makes (rollup.RUN_FORM)
 BATCHES = 3  # the rollup's events split over this many micro-batches, so its rows of a key are partial
+CHANGE_DAY = (START + timedelta(days=7)).date()  # a day mid-plan, for sword_rates to split at
 
 
 def events_table(events: list[dict[str, Any]]) -> pa.Table:
@@ -109,21 +110,26 @@ def test_the_queries_return_the_ground_truth(demo_plan: Plan) -> None:
     assert duck.rows("session_lengths") == kpis.session_lengths(demo_plan.events)
     assert duck.rows("first_purchase") == kpis.first_purchase(demo_plan.events)
     assert duck.rows("guild_retention") == kpis.guild_retention(demo_plan.events)
-    change = (START + timedelta(days=7)).date()
-    assert duck.rows("sword_rates", change_day=change) == kpis.sword_rates(demo_plan.events, change)
+    assert duck.rows("sword_rates", change_day=CHANGE_DAY) == kpis.sword_rates(demo_plan.events, CHANGE_DAY)
     assert duck.rows("players") == kpis.players(demo_plan.events)
+
+
+def dropping_ids(the_plan: Plan, **every: int) -> list[dict[str, Any]]:
+    """The plan's first 4,000 events, each n-th one without the id named (the first named
+    that applies: `session_id=7, player_id=11` drops only the session id of the 77th)."""
+    events = [dict(e) for e in the_plan.events[:4000]]
+    for i, e in enumerate(events):
+        field = next((f for f, n in every.items() if i % n == 0), None)
+        if field is not None:
+            e[field] = None
+    return events
 
 
 def test_session_lengths_groups_events_without_a_player_or_session_id(demo_plan: Plan) -> None:
     """`in` matches no null session id, so the sessions without one take a path of their
     own, and a null player id rides in a key: grouped, null with null, as
     kpis.session_lengths groups them (over all data: a run's rows have session ids)."""
-    events = [dict(e) for e in demo_plan.events[:4000]]
-    for i, e in enumerate(events):
-        if i % 7 == 0:
-            e["session_id"] = None
-        elif i % 11 == 0:
-            e["player_id"] = None
+    events = dropping_ids(demo_plan, session_id=7, player_id=11)
     duck = Duck(replace(demo_plan, events=events))
     assert duck.con.execute("select count(*) from sessions where session_id is null").fetchone() != (0,)
     assert duck.con.execute("select count(*) from sessions where player_id is null").fetchone() != (0,)
@@ -136,19 +142,16 @@ def test_the_per_day_queries_count_the_events_without_a_player_id_as_one_player(
     `players` and rows landed since, players_by_day lists it once (`exists` on `=`
     matches no null, so those rows take a path of their own; without it the player was
     counted twice, from its row and from the rows landed since)."""
-    events = [dict(e) for e in demo_plan.events[:4000]]
-    for e in events[::11]:
-        e["player_id"] = None
+    events = dropping_ids(demo_plan, player_id=11)
     duck = Duck(replace(demo_plan, events=events))
     assert duck.con.execute("select count(*) from players where player_id is null").fetchone() == (1,)
     assert duck.con.execute(
         "select count(*) from player_sessions where player_id is null and landed > 1"
     ).fetchone() != (0,)
-    change = (START + timedelta(days=7)).date()
     assert duck.rows("days") == kpis.days(events)
     assert duck.rows("retention") == kpis.retention(events)
     assert duck.rows("guild_retention") == kpis.guild_retention(events)
-    assert duck.rows("sword_rates", change_day=change) == kpis.sword_rates(events, change)
+    assert duck.rows("sword_rates", change_day=CHANGE_DAY) == kpis.sword_rates(events, CHANGE_DAY)
 
 
 def test_a_query_of_an_engine_of_its_own_returns_what_the_shared_text_returns(demo_plan: Plan) -> None:
@@ -159,11 +162,10 @@ def test_a_query_of_an_engine_of_its_own_returns_what_the_shared_text_returns(de
     own = [p.name.split(".")[:2] for p in settings.queries_dir.glob("*.*.sql") if not p.name.endswith(query.CTE)]
     assert own, "no query has an engine's own text: nothing for this test to check"
     duck = Duck(demo_plan)
-    change_day = (START + timedelta(days=7)).date()  # a day mid-plan, for sword_rates to split at
-    days = {"change_day": change_day}
+    days = {"change_day": CHANGE_DAY}
     for name, engine in own:
         assert named(settings, name, days=days, engine=engine) != named(settings, name, days=days), name
-        assert duck.rows(name, engine, change_day=change_day) == duck.rows(name, change_day=change_day), name
+        assert duck.rows(name, engine, change_day=CHANGE_DAY) == duck.rows(name, change_day=CHANGE_DAY), name
 
 
 @pytest.mark.parametrize("name", ["player_sessions", "item_days"])
@@ -234,7 +236,7 @@ def test_each_planted_effect_is_found_and_none_where_none_was_planted(planted: A
     assert guild is not None and guild.low <= planted.d7_lift <= guild.high
     assert guild.clear == (planted.d7_lift > 0)
     change = effects.price_change_day(duck.frame("revenue_by_day"))
-    assert change == (START + timedelta(days=7)).date(), "prices rose on game day 7 in both runs"
+    assert change == CHANGE_DAY, "prices rose on game day 7 in both runs"
     price = effects.price_change(duck.frame("sword_rates", change_day=change), change)
     assert price is not None and price.low <= planted.sword_rate_after <= price.high
     assert price.clear == (planted.sword_rate_after != 1.0)
